@@ -1,0 +1,44 @@
+// Build script: compiles the etcd-compatible `.proto` files under `proto/` into Rust.
+//
+// `tonic-build` here is `madsim-tonic-build`: one `compile_protos` call runs
+// prost/protoc twice and writes two flavours of every package,
+// `$OUT_DIR/<package>.rs` (real tonic code, via `tonic-prost-build`) and
+// `$OUT_DIR/sim/<package>.rs` (madsim-simulated services). `tonic::include_proto!`
+// (from `madsim-tonic`) picks the right one depending on `cfg(madsim)`.
+//
+// protoc is the vendored binary from `protoc-bin-vendored`, so no system
+// protoc is needed.
+
+use std::path::Path;
+
+/// Every `.proto` file, relative to the include root (the `proto/` directory).
+const PROTOS: &[&str] = &[
+    "mvccpb/kv.proto",
+    "authpb/auth.proto",
+    "etcdserverpb/rpc.proto",
+    "v3lock/v3lock.proto",
+    "v3election/v3election.proto",
+];
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
+    if let Err(e) = compile_protos(&root) {
+        panic!("compiling protos under {}: {e}", root.display());
+    }
+}
+
+/// Generates the Rust code for [`PROTOS`], with `root` as the only include directory.
+/// Kept apart from `main` so another build script can `include!` this file and
+/// call it with a different root.
+fn compile_protos(root: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    // Read by prost-build when it runs protoc. Build scripts are single-threaded
+    // at this point, so setting the variable is sound.
+    std::env::set_var("PROTOC", protoc);
+
+    println!("cargo:rerun-if-changed={}", root.display());
+
+    let protos: Vec<_> = PROTOS.iter().map(|p| root.join(p)).collect();
+    tonic_build::configure().build_server(true).build_client(true).compile_protos(&protos, &[root])?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Simulated members. Each is a madsim node running the real `metastore::node::Node`
+//! on its own [`SimDisk`], which the harness owns: killing the node leaves the disk,
+//! [`SimMember::crash`] applies a crash mode to it, and a restart finds whatever
+//! survived.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle};
+use metastore::config::{self, Config};
+use metastore::env::sim_disk::{CrashMode, CrashReport, FaultConfig, SimDisk};
+use metastore::node::Node;
+
+/// Startup outcomes of one member, in order (for the checkers).
+#[derive(Clone, Debug, Default)]
+pub struct StartLog {
+    pub started: u64,
+    pub errors: Vec<String>,
+}
+
+pub struct SimMember {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub disk: SimDisk,
+    pub handle: NodeHandle,
+    pub starts: Arc<Mutex<StartLog>>,
+}
+
+/// etcd-style flags for a single-member cluster on `ip`.
+pub fn single_member_config(name: &str, ip: Ipv4Addr, snapshot_count: u64) -> Config {
+    let args: Vec<String> = [
+        "--name",
+        name,
+        "--data-dir",
+        "/data",
+        "--listen-client-urls",
+        &format!("http://{ip}:2379"),
+        "--advertise-client-urls",
+        &format!("http://{ip}:2379"),
+        "--listen-peer-urls",
+        &format!("http://{ip}:2380"),
+        "--initial-advertise-peer-urls",
+        &format!("http://{ip}:2380"),
+        "--initial-cluster",
+        &format!("{name}=http://{ip}:2380"),
+        "--snapshot-count",
+        &snapshot_count.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    match config::parse(&args, &|_| None) {
+        Ok(c) => c,
+        Err(e) => panic!("harness built bad flags: {e}"),
+    }
+}
+
+impl SimMember {
+    /// Create the madsim node; it starts the store at once and again on every restart.
+    pub fn start(name: &str, ip: Ipv4Addr, cfg: Config, disk_seed: u64) -> SimMember {
+        let disk = SimDisk::new(disk_seed, FaultConfig::none());
+        let starts = Arc::new(Mutex::new(StartLog::default()));
+        let (d, s, c) = (disk.clone(), starts.clone(), cfg);
+        let handle = Handle::current()
+            .create_node()
+            .name(name)
+            .ip(IpAddr::V4(ip))
+            .init(move || {
+                let (disk, starts, cfg) = (d.clone(), s.clone(), c.clone());
+                async move {
+                    match Node::start(&cfg, Arc::new(disk)).await {
+                        Ok(node) => {
+                            lock(&starts).started += 1;
+                            // Serve until killed.
+                            std::future::pending::<()>().await;
+                            drop(node);
+                        }
+                        Err(e) => lock(&starts).errors.push(e),
+                    }
+                }
+            })
+            .build();
+        SimMember { name: name.to_string(), ip, disk, handle, starts }
+    }
+
+    pub fn client_url(&self) -> String {
+        format!("http://{}:2379", self.ip)
+    }
+
+    /// Kill the process, apply `mode` to its disk (what reached the platter), and
+    /// restart it after `down_for`.
+    pub async fn crash(&self, mode: CrashMode, down_for: Duration) -> CrashReport {
+        Handle::current().kill(self.handle.id());
+        let report = self.disk.crash(mode);
+        tokio::time::sleep(down_for).await;
+        Handle::current().restart(self.handle.id());
+        report
+    }
+
+    pub fn start_log(&self) -> StartLog {
+        lock(&self.starts).clone()
+    }
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,16 @@
+//! The simulation harness. Everything here runs only under `--cfg madsim` (see
+//! `ci/sim`); in a normal build the crate is empty.
+//!
+//! - [`runner`]: seeds in, one summary line out; a failing seed prints its replay
+//!   command and event fingerprint.
+//! - [`cluster`]: simulated nodes, each with a [`SimDisk`](metastore::env::sim_disk::SimDisk)
+//!   that survives kill/restart.
+//! - [`traffic`]: etcd gRPC clients writing through madsim-tonic, recording every op.
+//! - [`validate`]: the checkers (durability and atomicity after crashes).
+
+#![cfg(madsim)]
+
+pub mod cluster;
+pub mod runner;
+pub mod traffic;
+pub mod validate;

@@ -1,0 +1,118 @@
+//! Seed runner. `SIM_SEED=S` runs one seed (a replay); otherwise `SIM_SEEDS=N`
+//! seeds from `SIM_FIRST_SEED` (default 1). Each seed is a fresh madsim runtime, so
+//! a seed's run depends on nothing but the seed and the commit.
+//!
+//! Output: a line per failing seed with its reason, fingerprint and the command that
+//! replays it, then one summary line.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+/// What a scenario reports for one seed.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Hash of every observable event, in order: equal across replays of a seed.
+    pub fingerprint: u64,
+    pub ops_checked: u64,
+    pub crashes: u64,
+    pub faults: u64,
+    pub sim_time: Duration,
+}
+
+/// FNV-1a over event descriptions: the fingerprint of a run.
+#[derive(Clone, Debug)]
+pub struct Fingerprint(u64);
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fingerprint {
+    pub fn add(&mut self, event: &str) {
+        for b in event.as_bytes().iter().chain(b"\n") {
+            self.0 ^= *b as u64;
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub fn value(&self) -> u64 {
+        self.0
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// The seeds to run: a single replay seed, or a range.
+pub fn seeds(default_count: u64) -> Vec<u64> {
+    if let Some(seed) = env_u64("SIM_SEED") {
+        return vec![seed];
+    }
+    let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
+    let count = env_u64("SIM_SEEDS").unwrap_or(default_count);
+    (first..first + count).collect()
+}
+
+/// Run `scenario` once per seed and panic (failing the test) if any seed failed.
+pub fn run<F, Fut>(name: &str, default_count: u64, scenario: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Outcome, String>> + 'static,
+{
+    let seeds = seeds(default_count);
+    let replaying = std::env::var("SIM_SEED").is_ok();
+    let mut total = Outcome::default();
+    let mut failures = Vec::new();
+    for &seed in &seeds {
+        let mut rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        rt.set_time_limit(Duration::from_secs(600));
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| rt.block_on(scenario())));
+        let result = match result {
+            Ok(r) => r,
+            Err(p) => Err(format!("panicked: {}", panic_message(&p))),
+        };
+        match result {
+            Ok(o) => {
+                if replaying {
+                    println!("{name}: seed {seed} ok, fingerprint {:016x}", o.fingerprint);
+                }
+                total.ops_checked += o.ops_checked;
+                total.crashes += o.crashes;
+                total.faults += o.faults;
+                total.sim_time += o.sim_time;
+            }
+            Err(reason) => {
+                println!("{name}: seed {seed} FAILED: {reason}");
+                println!("  replay: ci/replay-seed {seed} {name}");
+                failures.push(seed);
+            }
+        }
+    }
+    println!(
+        "{name}: {} seeds, {:.2} simulated hours, {} crashes, {} disk faults, {} ops checked, {} violations",
+        seeds.len(),
+        total.sim_time.as_secs_f64() / 3600.0,
+        total.crashes,
+        total.faults,
+        total.ops_checked,
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{name}: failing seeds {failures:?} (replay each with ci/replay-seed SEED {name})"
+    );
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic".to_string()
+    }
+}

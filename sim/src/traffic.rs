@@ -1,0 +1,120 @@
+//! Traffic: an etcd gRPC client (madsim-tonic) doing puts on a small key space and
+//! two-key txns, recording every op's invocation and outcome. A timeout or an error
+//! is an *unknown* outcome: the write may or may not have happened.
+
+use std::time::Duration;
+
+use metastore::proto::etcdserverpb as pb;
+use metastore::proto::etcdserverpb::kv_client::KvClient;
+use tonic::transport::Channel;
+
+/// Keys written only by pair txns, always together with the same value.
+pub const PAIR_A: &[u8] = b"pair/a";
+pub const PAIR_B: &[u8] = b"pair/b";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    Put { key: Vec<u8> },
+    PairTxn,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Acknowledged, with the header revision.
+    Ok { revision: i64 },
+    /// Failed or timed out: may or may not have taken effect.
+    Unknown { reason: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Op {
+    pub id: u64,
+    pub kind: OpKind,
+    pub value: Vec<u8>,
+    pub outcome: Outcome,
+}
+
+pub async fn connect(url: &str) -> Option<KvClient<Channel>> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).ok()?;
+    let channel = tokio::time::timeout(Duration::from_secs(1), endpoint.connect()).await.ok()?.ok()?;
+    Some(KvClient::new(channel))
+}
+
+fn put_op(key: &[u8], value: &[u8]) -> pb::RequestOp {
+    pb::RequestOp {
+        request: Some(pb::request_op::Request::RequestPut(pb::PutRequest {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            ..Default::default()
+        })),
+    }
+}
+
+/// Run one op against `url` with a timeout, reconnecting as a real client would.
+pub async fn run_op(
+    client: &mut Option<KvClient<Channel>>,
+    url: &str,
+    kind: &OpKind,
+    value: &[u8],
+) -> Outcome {
+    if client.is_none() {
+        *client = connect(url).await;
+    }
+    let Some(c) = client.as_mut() else {
+        return Outcome::Unknown { reason: "connect failed".into() };
+    };
+    let call = async {
+        match kind {
+            OpKind::Put { key } => c
+                .put(pb::PutRequest { key: key.clone(), value: value.to_vec(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().header.map(|h| h.revision).unwrap_or(-1)),
+            OpKind::PairTxn => c
+                .txn(pb::TxnRequest {
+                    compare: vec![],
+                    success: vec![put_op(PAIR_A, value), put_op(PAIR_B, value)],
+                    failure: vec![],
+                })
+                .await
+                .map(|r| r.into_inner().header.map(|h| h.revision).unwrap_or(-1)),
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(3), call).await {
+        Ok(Ok(revision)) => Outcome::Ok { revision },
+        Ok(Err(status)) => {
+            *client = None;
+            Outcome::Unknown { reason: format!("{:?}: {}", status.code(), status.message()) }
+        }
+        Err(_) => {
+            *client = None;
+            Outcome::Unknown { reason: "timeout".into() }
+        }
+    }
+}
+
+/// Read every key (linearizable), retrying until the store answers or `deadline`.
+pub async fn read_all(url: &str, deadline: Duration) -> Result<(i64, Vec<(Vec<u8>, Vec<u8>, i64)>), String> {
+    let start = tokio::time::Instant::now();
+    let mut last_err = String::new();
+    while start.elapsed() < deadline {
+        if let Some(mut c) = connect(url).await {
+            let req = pb::RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() };
+            match tokio::time::timeout(Duration::from_secs(3), c.range(req)).await {
+                Ok(Ok(r)) => {
+                    let r = r.into_inner();
+                    let rev = r.header.map(|h| h.revision).unwrap_or(-1);
+                    return Ok((
+                        rev,
+                        r.kvs.into_iter().map(|kv| (kv.key, kv.value, kv.mod_revision)).collect(),
+                    ));
+                }
+                Ok(Err(s)) => last_err = format!("{:?}: {}", s.code(), s.message()),
+                Err(_) => last_err = "timeout".into(),
+            }
+        } else {
+            last_err = "connect failed".into();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("store did not answer a read within {deadline:?}: {last_err}"))
+}

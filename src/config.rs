@@ -1,0 +1,238 @@
+//! Command-line flags and `ETCD_*` environment variables, parsed as etcd does:
+//! `--flag value`, `--flag=value`, `-flag value`; a flag `--foo-bar` may also come
+//! from `ETCD_FOO_BAR`; a flag on the command line wins over the environment.
+//! Defaults are etcd's. etcd flags this build does not act on yet are accepted with
+//! a warning, so MetaStore starts anywhere etcd starts.
+
+use std::collections::BTreeMap;
+
+/// Flags that take a value and that we act on, with etcd's defaults.
+const VALUE_FLAGS: &[(&str, &str)] = &[
+    ("name", "default"),
+    ("data-dir", ""),
+    ("wal-dir", ""),
+    ("listen-client-urls", "http://localhost:2379"),
+    ("advertise-client-urls", "http://localhost:2379"),
+    ("listen-peer-urls", "http://localhost:2380"),
+    ("initial-advertise-peer-urls", "http://localhost:2380"),
+    ("initial-cluster", ""),
+    ("initial-cluster-state", "new"),
+    ("initial-cluster-token", "etcd-cluster"),
+    ("snapshot-count", "100000"),
+    ("max-txn-ops", "128"),
+    ("max-request-bytes", "1572864"),
+    ("quota-backend-bytes", "0"),
+    ("heartbeat-interval", "100"),
+    ("election-timeout", "1000"),
+    ("log-level", "info"),
+    ("logger", "zap"),
+    ("log-outputs", "default"),
+];
+
+/// Flags that are booleans (`--flag`, `--flag=true|false`).
+const BOOL_FLAGS: &[&str] = &["version", "help", "strict-reconfig-check"];
+
+/// Boolean etcd flags we accept but do not act on yet (never consume a value).
+const IGNORED_BOOL_FLAGS: &[&str] = &[
+    "auto-tls",
+    "peer-auto-tls",
+    "client-cert-auth",
+    "peer-client-cert-auth",
+    "debug",
+    "enable-pprof",
+    "enable-v2",
+    "force-new-cluster",
+    "experimental-initial-corrupt-check",
+    "experimental-enable-lease-checkpoint",
+    "pre-vote",
+    "enable-grpc-gateway",
+    "auth-token-ttl-only",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub name: String,
+    pub data_dir: String,
+    pub listen_client_urls: Vec<String>,
+    pub advertise_client_urls: Vec<String>,
+    pub listen_peer_urls: Vec<String>,
+    pub initial_advertise_peer_urls: Vec<String>,
+    /// (name, peer URL) pairs, in flag order.
+    pub initial_cluster: Vec<(String, String)>,
+    pub initial_cluster_state_new: bool,
+    pub initial_cluster_token: String,
+    pub snapshot_count: u64,
+    pub max_txn_ops: usize,
+    pub max_request_bytes: usize,
+    pub quota_backend_bytes: u64,
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_ms: u64,
+    pub log_level: String,
+    pub show_version: bool,
+    pub show_help: bool,
+    /// Human-readable warnings about accepted-but-ignored flags.
+    pub warnings: Vec<String>,
+}
+
+/// Default backend quota, as etcd: 2 GiB.
+pub const DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+fn env_name(flag: &str) -> String {
+    format!("ETCD_{}", flag.replace('-', "_").to_uppercase())
+}
+
+fn split_urls(s: &str) -> Vec<String> {
+    s.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect()
+}
+
+fn parse_num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.trim().parse().map_err(|_| format!("invalid value {v:?} for flag -{flag}: parse error"))
+}
+
+fn parse_bool(flag: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean value {v:?} for -{flag}: parse error")),
+    }
+}
+
+/// Parse args (without argv[0]) and an environment lookup.
+pub fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let Some(stripped) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            return Err(format!("'{arg}' is not a valid flag"));
+        };
+        let (name, inline) = match stripped.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (stripped.to_string(), None),
+        };
+        let is_bool = BOOL_FLAGS.contains(&name.as_str()) || IGNORED_BOOL_FLAGS.contains(&name.as_str());
+        let value = match inline {
+            Some(v) => v,
+            None if is_bool => "true".to_string(),
+            None => {
+                let known = VALUE_FLAGS.iter().any(|(f, _)| *f == name);
+                match args.get(i) {
+                    Some(v) if known || !v.starts_with('-') => {
+                        i += 1;
+                        v.clone()
+                    }
+                    _ if known => return Err(format!("flag needs an argument: -{name}")),
+                    _ => String::new(),
+                }
+            }
+        };
+        if !is_known(&name) || IGNORED_BOOL_FLAGS.contains(&name.as_str()) {
+            warnings.push(format!("flag --{name} is accepted but not supported yet; ignoring it"));
+        }
+        values.insert(name, value);
+    }
+    let get = |flag: &str| -> String {
+        if let Some(v) = values.get(flag) {
+            return v.clone();
+        }
+        if let Some(v) = env(&env_name(flag)) {
+            return v;
+        }
+        VALUE_FLAGS.iter().find(|(f, _)| *f == flag).map(|(_, d)| d.to_string()).unwrap_or_default()
+    };
+    let get_bool = |flag: &str| -> Result<bool, String> {
+        match values.get(flag).cloned().or_else(|| env(&env_name(flag))) {
+            Some(v) => parse_bool(flag, &v),
+            None => Ok(false),
+        }
+    };
+    build(&get, &get_bool, warnings)
+}
+
+fn is_known(name: &str) -> bool {
+    VALUE_FLAGS.iter().any(|(f, _)| *f == name) || BOOL_FLAGS.contains(&name)
+}
+
+fn build(
+    get: &dyn Fn(&str) -> String,
+    get_bool: &dyn Fn(&str) -> Result<bool, String>,
+    warnings: Vec<String>,
+) -> Result<Config, String> {
+    let name = get("name");
+    let data_dir = match get("data-dir") {
+        d if d.is_empty() => format!("{name}.etcd"),
+        d => d,
+    };
+    let peer_urls = split_urls(&get("initial-advertise-peer-urls"));
+    let initial_cluster = match get("initial-cluster") {
+        s if s.is_empty() => peer_urls.iter().map(|u| (name.clone(), u.clone())).collect(),
+        s => parse_initial_cluster(&s)?,
+    };
+    let state = get("initial-cluster-state");
+    let initial_cluster_state_new = match state.as_str() {
+        "new" => true,
+        "existing" => false,
+        other => return Err(format!("invalid value {other:?} for flag -initial-cluster-state")),
+    };
+    let quota = parse_num::<i64>("quota-backend-bytes", &get("quota-backend-bytes"))?;
+    Ok(Config {
+        name,
+        data_dir,
+        listen_client_urls: split_urls(&get("listen-client-urls")),
+        advertise_client_urls: split_urls(&get("advertise-client-urls")),
+        listen_peer_urls: split_urls(&get("listen-peer-urls")),
+        initial_advertise_peer_urls: peer_urls,
+        initial_cluster,
+        initial_cluster_state_new,
+        initial_cluster_token: get("initial-cluster-token"),
+        snapshot_count: parse_num("snapshot-count", &get("snapshot-count"))?,
+        max_txn_ops: parse_num("max-txn-ops", &get("max-txn-ops"))?,
+        max_request_bytes: parse_num("max-request-bytes", &get("max-request-bytes"))?,
+        quota_backend_bytes: if quota <= 0 { DEFAULT_QUOTA_BYTES } else { quota as u64 },
+        heartbeat_interval_ms: parse_num("heartbeat-interval", &get("heartbeat-interval"))?,
+        election_timeout_ms: parse_num("election-timeout", &get("election-timeout"))?,
+        log_level: get("log-level"),
+        show_version: get_bool("version")?,
+        show_help: get_bool("help")?,
+        warnings,
+    })
+}
+
+/// `name1=url1,name2=url2` (a name may appear more than once, one per URL).
+pub fn parse_initial_cluster(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((n, u)) = part.split_once('=') else {
+            return Err(format!("invalid value {s:?} for flag -initial-cluster: missing '=' in {part:?}"));
+        };
+        out.push((n.to_string(), u.to_string()));
+    }
+    Ok(out)
+}
+
+/// `http://host:port` → `host:port` for binding. Returns an error naming the URL for
+/// anything we cannot listen on.
+pub fn url_host_port(url: &str) -> Result<(String, u16, bool), String> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("unix://").or_else(|| url.strip_prefix("unixs://")) {
+        return Err(format!("unix socket URL {r:?} is not supported yet"));
+    } else {
+        return Err(format!("URL scheme must be http, https, unix, or unixs: {url}"));
+    };
+    let hostport = rest.trim_end_matches('/');
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| format!("URL address does not have the form \"host:port\": {url}"))?;
+    let port: u16 = port.parse().map_err(|_| format!("invalid port in URL {url}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    Ok((host, port, tls))
+}
+
+#[cfg(test)]
+#[path = "config_test.rs"]
+mod config_test;

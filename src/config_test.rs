@@ -1,0 +1,64 @@
+use super::*;
+
+fn args(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+#[test]
+fn defaults_are_etcds() {
+    let c = parse(&[], &no_env).unwrap();
+    assert_eq!(c.name, "default");
+    assert_eq!(c.data_dir, "default.etcd");
+    assert_eq!(c.listen_client_urls, vec!["http://localhost:2379"]);
+    assert_eq!(c.initial_cluster, vec![("default".to_string(), "http://localhost:2380".to_string())]);
+    assert_eq!(c.initial_cluster_token, "etcd-cluster");
+    assert_eq!(c.snapshot_count, 100_000);
+    assert_eq!(c.max_txn_ops, 128);
+    assert_eq!(c.max_request_bytes, 1_572_864);
+    assert_eq!(c.quota_backend_bytes, DEFAULT_QUOTA_BYTES);
+    assert!(c.initial_cluster_state_new);
+}
+
+#[test]
+fn flag_forms_and_env() {
+    let env = |k: &str| match k {
+        "ETCD_NAME" => Some("from-env".to_string()),
+        "ETCD_SNAPSHOT_COUNT" => Some("7".to_string()),
+        _ => None,
+    };
+    let c = parse(&args("--data-dir=/tmp/x -max-txn-ops 5 --name cli"), &env).unwrap();
+    assert_eq!(c.name, "cli", "command line wins over ETCD_NAME");
+    assert_eq!(c.data_dir, "/tmp/x");
+    assert_eq!(c.max_txn_ops, 5);
+    assert_eq!(c.snapshot_count, 7);
+    let c = parse(&[], &env).unwrap();
+    assert_eq!(c.data_dir, "from-env.etcd");
+}
+
+#[test]
+fn unknown_flags_warn_and_do_not_eat_next_flag() {
+    let c = parse(&args("--auto-tls --peer-auto-tls --name n1 --enable-pprof --experimental-foo 5"), &no_env)
+        .unwrap();
+    assert_eq!(c.name, "n1");
+    assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+}
+
+#[test]
+fn bad_values_are_errors() {
+    assert!(parse(&args("--snapshot-count abc"), &no_env).unwrap_err().contains("snapshot-count"));
+    assert!(parse(&args("--initial-cluster-state maybe"), &no_env).is_err());
+    assert!(parse(&args("--name"), &no_env).unwrap_err().contains("needs an argument"));
+    assert!(parse(&args("--initial-cluster a"), &no_env).unwrap_err().contains("missing '='"));
+}
+
+#[test]
+fn urls() {
+    assert_eq!(url_host_port("http://127.0.0.1:2379").unwrap(), ("127.0.0.1".into(), 2379, false));
+    assert_eq!(url_host_port("https://localhost:1/").unwrap(), ("localhost".into(), 1, true));
+    assert!(url_host_port("ftp://x:1").is_err());
+    assert!(url_host_port("http://x").is_err());
+}

@@ -1,0 +1,50 @@
+//! The Disk facade: the only way the store touches persistent bytes.
+//!
+//! Two implementations: [`FsDisk`](super::fs_disk::FsDisk) (real files, fdatasync,
+//! atomic replace by rename + directory fsync) and
+//! [`SimDisk`](super::sim_disk::SimDisk) (in memory, owned by the simulator, survives
+//! node restarts, injects faults; its fault model is documented at its top).
+//!
+//! Semantics every implementation keeps (the WAL and snapshot code rely on them):
+//! - `DiskFile::append` may be lost on a crash until `DiskFile::sync` returns Ok.
+//! - a failed `sync` means the unsynced bytes may be gone (as on Linux after EIO):
+//!   the caller must treat the file as suspect and not acknowledge anything.
+//! - `write_atomic` either leaves the old content or the complete new content, and
+//!   is durable when it returns Ok.
+//! - directory entries created by `open_append` / removed by `remove` are durable
+//!   after `sync_dir`.
+
+use std::io;
+use std::path::Path;
+
+/// A file opened for appending. Reads go through [`Disk::read`].
+pub trait DiskFile: Send + Sync {
+    /// Append bytes at the end (buffered: not durable until `sync`).
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Make every appended byte durable (fdatasync).
+    fn sync(&mut self) -> io::Result<()>;
+    /// Current length including unsynced bytes.
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub trait Disk: Send + Sync + 'static {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Names (not paths) of the entries of a directory, sorted.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    fn exists(&self, path: &Path) -> bool;
+    /// Whole content of a file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Open (creating if missing) a file for appending at its end.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn DiskFile>>;
+    /// Cut a file to `len` bytes, durably.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+    /// Replace a file's content atomically and durably: temp file, fsync, rename,
+    /// fsync of the directory.
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()>;
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Make directory entries (creations, removals, renames) durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}

@@ -1,0 +1,153 @@
+//! FsDisk: the production [`Disk`] over `std::fs`, the only file that may touch it.
+//!
+//! - `DiskFile::sync` is `fdatasync` (`File::sync_data`): enough for appends, since
+//!   the file size is metadata fdatasync must flush when it changed.
+//! - `write_atomic` writes `<name>.tmp`, fsyncs it, renames it over `<name>` and
+//!   fsyncs the directory, so a crash leaves the old or the new content.
+//! - `create_dir_all` fsyncs the parent of every directory it creates, and
+//!   `truncate` ends with `sync_all`: both are durable when they return.
+//! - `sync_dir` opens the directory and `sync_all`s it (a no-op off unix, where a
+//!   directory cannot be opened as a file).
+
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::env::disk::{Disk, DiskFile};
+
+#[cfg(test)]
+#[path = "fs_disk_test.rs"]
+pub(crate) mod fs_disk_test;
+
+/// Real files. Stateless: every call goes to the OS.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FsDisk;
+
+impl FsDisk {
+    pub fn new() -> Self {
+        FsDisk
+    }
+}
+
+/// An append handle; tracks the length to avoid a `stat` per call.
+struct FsFile {
+    file: File,
+    len: u64,
+}
+
+impl DiskFile for FsFile {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        match self.file.write_all(data) {
+            Ok(()) => {
+                self.len += data.len() as u64;
+                Ok(())
+            }
+            Err(err) => {
+                // Part of `data` may have been written: learn the real length.
+                self.len = self.file.metadata().map(|m| m.len()).unwrap_or(self.len);
+                Err(err)
+            }
+        }
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+fn tmp_path(path: &Path) -> io::Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("{}: not a file path", path.display()))
+    })?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(".tmp");
+    Ok(path.with_file_name(tmp_name))
+}
+
+impl FsDisk {
+    fn write_synced_tmp(tmp: &Path, data: &[u8]) -> io::Result<()> {
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(tmp)?;
+        file.write_all(data)?;
+        file.sync_all()
+    }
+}
+
+impl Disk for FsDisk {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        let missing: Vec<&Path> =
+            path.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).collect();
+        fs::create_dir_all(path)?;
+        for dir in missing.iter().rev() {
+            self.sync_dir(dir_of(dir))?;
+        }
+        Ok(())
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(path)? {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn DiskFile>> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Box::new(FsFile { file, len }))
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(len)?;
+        file.sync_all()
+    }
+
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        let tmp = tmp_path(path)?;
+        let result = Self::write_synced_tmp(&tmp, data)
+            .and_then(|()| fs::rename(&tmp, path))
+            .and_then(|()| self.sync_dir(dir_of(path)));
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp); // best effort; NotFound after the rename is fine
+        }
+        result
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    #[cfg(unix)]
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+
+    #[cfg(not(unix))]
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        fs::metadata(path).map(|_| ())
+    }
+}

@@ -1,0 +1,100 @@
+//! Errors of the core, each with etcd's gRPC status code and exact message.
+//!
+//! The core never builds a `tonic::Status`; `server/` maps [`Error::code`] and
+//! [`Error::message`] onto one. Messages are byte-for-byte etcd's (v3rpc/rpctypes),
+//! because clients (etcdctl, clientv3) match on them.
+
+use serde::{Deserialize, Serialize};
+
+/// gRPC status codes used by etcd (numbering as in the gRPC spec).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Error {
+    /// The requested revision is at or below the compacted revision.
+    Compacted,
+    /// The requested revision is above the current revision.
+    FutureRev,
+    KeyNotProvided,
+    TooManyOps,
+    DuplicateKey,
+    RequestTooLarge,
+    LeaseNotFound,
+    /// Put with ignore_value / ignore_lease on a key that does not exist.
+    KeyNotFound,
+    NoSpace,
+    NoLeader,
+    LeaderChanged,
+    Timeout,
+    Stopped,
+    /// A corruption or internal failure; the message says what broke.
+    Internal(String),
+    /// A malformed request that etcd rejects with InvalidArgument; carries etcd's text.
+    InvalidArgument(String),
+}
+
+impl Error {
+    pub fn code(&self) -> Code {
+        use Error::*;
+        match self {
+            Compacted | FutureRev => Code::OutOfRange,
+            KeyNotProvided | TooManyOps | DuplicateKey | RequestTooLarge | KeyNotFound => {
+                Code::InvalidArgument
+            }
+            InvalidArgument(_) => Code::InvalidArgument,
+            LeaseNotFound => Code::NotFound,
+            NoSpace => Code::ResourceExhausted,
+            NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
+            Internal(_) => Code::Internal,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        use Error::*;
+        match self {
+            Compacted => "etcdserver: mvcc: required revision has been compacted".into(),
+            FutureRev => "etcdserver: mvcc: required revision is a future revision".into(),
+            KeyNotProvided => "etcdserver: key is not provided".into(),
+            TooManyOps => "etcdserver: too many operations in txn request".into(),
+            DuplicateKey => "etcdserver: duplicate key given in txn request".into(),
+            RequestTooLarge => "etcdserver: request is too large".into(),
+            LeaseNotFound => "etcdserver: requested lease not found".into(),
+            KeyNotFound => "etcdserver: key not found".into(),
+            NoSpace => "etcdserver: mvcc: database space exceeded".into(),
+            NoLeader => "etcdserver: no leader".into(),
+            LeaderChanged => "etcdserver: leader changed".into(),
+            Timeout => "etcdserver: request timed out".into(),
+            Stopped => "etcdserver: server stopped".into(),
+            Internal(m) => m.clone(),
+            InvalidArgument(m) => m.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,19 @@
+//! MetaStore: an etcd-v3-compatible, Raft-replicated key-value store whose raft and
+//! service code runs both on real tokio and inside the madsim simulator.
+//!
+//! Layers, outside in: [`server`] (etcd's gRPC API) → [`raft`] (openraft glue) →
+//! [`apply`] (the deterministic state machine) → [`mvcc`] (sans-IO store) ;
+//! [`storage`] (WAL, snapshots) → [`env`] (the one door to the world).
+//! [`node::Node`] starts a whole node in-process.
+
+pub mod apply;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod ids;
+pub mod mvcc;
+pub mod node;
+pub mod proto;
+pub mod raft;
+pub mod server;
+pub mod storage;

@@ -1,0 +1,191 @@
+//! The embedding API: start a MetaStore node in-process from a [`Config`] and a
+//! [`Disk`], serve etcd's gRPC API on its client URLs, stop it cleanly.
+//!
+//! On-disk layout under `--data-dir` (as etcd's): `member/wal/` (raft log segments),
+//! `member/snap/` (state snapshots), `member/vote`, `member/identity` (member and
+//! cluster IDs fixed at bootstrap, checked on every start).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::apply::ApplyLimits;
+use crate::config::{url_host_port, Config};
+use crate::env::Disk;
+use crate::ids;
+use crate::raft::{MemberInfo, RaftConfig, RaftNode};
+use crate::server::{self, Context, Ctx};
+use crate::storage::meta;
+
+/// Who this data directory belongs to; written once at bootstrap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub name: String,
+    pub member_id: u64,
+    pub cluster_id: u64,
+    pub cluster_token: String,
+}
+
+pub struct Node {
+    pub ctx: Ctx,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+    /// Addresses actually bound, in `--listen-client-urls` order.
+    pub client_addrs: Vec<SocketAddr>,
+}
+
+/// Group `--initial-cluster` by member name: name → peer URLs.
+fn initial_members(cfg: &Config) -> BTreeMap<String, Vec<String>> {
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, url) in &cfg.initial_cluster {
+        by_name.entry(name.clone()).or_default().push(url.clone());
+    }
+    by_name
+}
+
+/// Work out this member's identity on a fresh bootstrap, checking the flags as etcd
+/// does.
+fn bootstrap_identity(cfg: &Config) -> Result<(Identity, BTreeMap<u64, MemberInfo>), String> {
+    let by_name = initial_members(cfg);
+    let Some(own_urls) = by_name.get(&cfg.name) else {
+        return Err(format!("couldn't find local name {:?} in the initial cluster configuration", cfg.name));
+    };
+    let mut own_sorted = own_urls.clone();
+    own_sorted.sort();
+    let mut adv_sorted = cfg.initial_advertise_peer_urls.clone();
+    adv_sorted.sort();
+    if own_sorted != adv_sorted {
+        return Err(format!(
+            "--initial-cluster has {}={} but missing from --initial-advertise-peer-urls={}",
+            cfg.name,
+            own_urls.join(","),
+            cfg.initial_advertise_peer_urls.join(",")
+        ));
+    }
+    let mut members = BTreeMap::new();
+    for (name, urls) in &by_name {
+        let id = ids::member_id(urls, &cfg.initial_cluster_token);
+        let client_urls = if *name == cfg.name { cfg.advertise_client_urls.clone() } else { vec![] };
+        members.insert(id, MemberInfo { name: name.clone(), peer_urls: urls.clone(), client_urls });
+    }
+    let member_ids: Vec<u64> = members.keys().copied().collect();
+    let identity = Identity {
+        name: cfg.name.clone(),
+        member_id: ids::member_id(own_urls, &cfg.initial_cluster_token),
+        cluster_id: ids::cluster_id(&member_ids),
+        cluster_token: cfg.initial_cluster_token.clone(),
+    };
+    Ok((identity, members))
+}
+
+fn load_identity(disk: &dyn Disk, path: &Path) -> Result<Option<Identity>, String> {
+    match meta::load_small_file(disk, path) {
+        Ok(None) => Ok(None),
+        Ok(Some(bytes)) => bincode::deserialize(&bytes)
+            .map(Some)
+            .map_err(|e| format!("{}: corrupt member identity: {e}", path.display())),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Resolve a listen URL to a socket address (loopback names resolve to 127.0.0.1).
+pub fn listen_addr(url: &str) -> Result<SocketAddr, String> {
+    let (host, port, tls) = url_host_port(url)?;
+    if tls {
+        return Err(format!("TLS listener {url} is not supported yet"));
+    }
+    let ip = match host.as_str() {
+        "localhost" | "" => std::net::Ipv4Addr::LOCALHOST.into(),
+        h => h
+            .parse()
+            .map_err(|_| format!("cannot listen on {url}: host must be an IP address or localhost"))?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+impl Node {
+    /// Start a node: open or bootstrap its data, start raft, wait for a leader,
+    /// start serving clients.
+    pub async fn start(cfg: &Config, disk: Arc<dyn Disk>) -> Result<Node, String> {
+        let member_dir = PathBuf::from(&cfg.data_dir).join("member");
+        disk.create_dir_all(&member_dir).map_err(|e| format!("create {}: {e}", member_dir.display()))?;
+        let id_path = member_dir.join("identity");
+        let (identity, members, fresh) = match load_identity(disk.as_ref(), &id_path)? {
+            Some(id) => (id, BTreeMap::new(), false),
+            None => {
+                if !cfg.initial_cluster_state_new {
+                    return Err(
+                        "--initial-cluster-state=existing: joining an existing cluster is not supported yet"
+                            .to_string(),
+                    );
+                }
+                let (id, members) = bootstrap_identity(cfg)?;
+                (id, members, true)
+            }
+        };
+        if !fresh && identity.name != cfg.name {
+            tracing::warn!(stored = %identity.name, flag = %cfg.name, "data dir belongs to another member name");
+        }
+        if members.len() > 1 {
+            return Err("clusters of more than one member are not supported yet (no peer transport)".into());
+        }
+        let raft_cfg = RaftConfig {
+            member_id: identity.member_id,
+            initial_members: members,
+            bootstrap: fresh,
+            heartbeat_interval_ms: cfg.heartbeat_interval_ms.max(1),
+            election_timeout_ms: cfg.election_timeout_ms.max(1),
+            snapshot_count: cfg.snapshot_count,
+            limits: ApplyLimits { max_txn_ops: cfg.max_txn_ops },
+        };
+        let node = RaftNode::start(disk.clone(), &member_dir, raft_cfg).await?;
+        if fresh {
+            let bytes = bincode::serialize(&identity).map_err(|e| e.to_string())?;
+            meta::save_small_file(disk.as_ref(), &id_path, &bytes)
+                .map_err(|e| format!("write {}: {e}", id_path.display()))?;
+        }
+        node.wait_for_leader(Duration::from_millis(cfg.election_timeout_ms.max(100) * 20))
+            .await
+            .map_err(|e| e.to_string())?;
+        let ctx = Arc::new(Context {
+            node,
+            cluster_id: identity.cluster_id,
+            member_id: identity.member_id,
+            max_request_bytes: cfg.max_request_bytes,
+            quota_backend_bytes: cfg.quota_backend_bytes,
+            request_timeout: Duration::from_millis(5000 + 2 * cfg.election_timeout_ms),
+        });
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let mut servers = Vec::new();
+        let mut client_addrs = Vec::new();
+        for url in &cfg.listen_client_urls {
+            let addr = listen_addr(url)?;
+            let (bound, handle) = server::serve(ctx.clone(), addr, rx.clone()).await?;
+            client_addrs.push(bound);
+            servers.push(handle);
+        }
+        Ok(Node { ctx, shutdown, servers, client_addrs })
+    }
+
+    pub fn member_id(&self) -> u64 {
+        self.ctx.member_id
+    }
+
+    pub fn cluster_id(&self) -> u64 {
+        self.ctx.cluster_id
+    }
+
+    /// Stop serving, let in-flight requests finish or fail, stop raft (its WAL is
+    /// synced on every acknowledged append).
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for h in self.servers {
+            let _ = h.await;
+        }
+        self.ctx.node.shutdown().await;
+    }
+}

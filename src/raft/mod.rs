@@ -1,0 +1,14 @@
+//! `raft`: openraft glue. The type configuration, the runtime adapter over
+//! `tokio::*` (madsim-tokio), the log and vote on the WAL, the state machine with
+//! snapshots, the peer network, and [`RaftNode`], the only API the rest of the crate
+//! uses. Nothing outside this module names an openraft type.
+
+pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod runtime;
+pub mod state_machine;
+pub mod types;
+
+pub use node::{RaftConfig, RaftNode, RaftStatus};
+pub use types::MemberInfo;

@@ -1,0 +1,179 @@
+//! openraft's state machine: committed entries go to `apply::KvState`; snapshots of
+//! it are written through `storage::snapshot` (temp file, fsync, rename, dir fsync).
+//!
+//! The state lives in memory behind a lock shared with the gRPC services, which read
+//! it directly (serializable reads, or linearizable ones once ReadIndex says the
+//! state is applied far enough). On start it is rebuilt from the latest snapshot;
+//! openraft then re-applies the committed log after it.
+
+use std::io;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend};
+
+use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::apply::{ApplyLimits, KvState};
+use crate::env::Disk;
+use crate::storage::snapshot;
+
+pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Cursor<Vec<u8>>>;
+
+/// Everything the state machine and the services share.
+pub struct SmShared {
+    state: RwLock<KvState>,
+    applied: RwLock<(Option<LogId>, StoredMembership)>,
+}
+
+impl SmShared {
+    pub fn read(&self) -> RwLockReadGuard<'_, KvState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, KvState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        let a = self.applied.read().unwrap_or_else(|p| p.into_inner());
+        a.0.as_ref().map(|l| l.index).unwrap_or(0)
+    }
+
+    pub fn membership(&self) -> StoredMembership {
+        self.applied.read().unwrap_or_else(|p| p.into_inner()).1.clone()
+    }
+}
+
+#[derive(Clone)]
+pub struct StateMachine {
+    shared: Arc<SmShared>,
+    disk: Arc<dyn Disk>,
+    snap_dir: PathBuf,
+    limits: ApplyLimits,
+}
+
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+impl StateMachine {
+    /// Open the state machine from the latest snapshot in `dir/snap`, if any. A
+    /// corrupt snapshot is an error (the node refuses to start).
+    pub fn open(disk: Arc<dyn Disk>, dir: &Path, limits: ApplyLimits) -> io::Result<StateMachine> {
+        let snap_dir = dir.join("snap");
+        disk.create_dir_all(&snap_dir)?;
+        let (state, applied) =
+            match snapshot::load_latest_snapshot(disk.as_ref(), &snap_dir).map_err(invalid)? {
+                Some(loaded) => {
+                    let meta: SnapshotMeta = bincode::deserialize(&loaded.meta).map_err(invalid)?;
+                    let state = KvState::decode(&loaded.data, limits)
+                        .map_err(|e| invalid(format!("{}: {e}", loaded.path.display())))?;
+                    (state, (meta.last_log_id, meta.last_membership))
+                }
+                None => (KvState::new(limits), (None, StoredMembership::default())),
+            };
+        let shared = Arc::new(SmShared { state: RwLock::new(state), applied: RwLock::new(applied) });
+        Ok(StateMachine { shared, disk, snap_dir, limits })
+    }
+
+    pub fn shared(&self) -> Arc<SmShared> {
+        self.shared.clone()
+    }
+
+    async fn persist(&self, meta: &SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
+        let meta_bytes = bincode::serialize(meta).map_err(invalid)?;
+        let disk = self.disk.clone();
+        let dir = self.snap_dir.clone();
+        crate::env::blocking(move || snapshot::save_snapshot(disk.as_ref(), &dir, &meta_bytes, &data))
+            .await
+            .map(|_| ())
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    type SnapshotData = Cursor<Vec<u8>>;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let (data, meta) = {
+            let state = self.shared.read();
+            let applied = self.shared.applied.read().unwrap_or_else(|p| p.into_inner());
+            let meta = SnapshotMeta { last_log_id: applied.0, last_membership: applied.1.clone() };
+            (state.encode(), meta)
+        };
+        self.persist(&meta, data.clone()).await?;
+        tracing::info!(bytes = data.len(), last_log_id = ?meta.last_log_id, "saved snapshot");
+        Ok(Snapshot { meta, snapshot: Cursor::new(data) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        Ok(self.shared.applied.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let applied = match &entry.payload {
+                EntryPayload::Normal(req) => Some(self.shared.write().apply(req)),
+                EntryPayload::Blank => None,
+                EntryPayload::Membership(m) => {
+                    let mut a = self.shared.applied.write().unwrap_or_else(|p| p.into_inner());
+                    a.1 = StoredMembership::new(Some(entry.log_id), m.clone());
+                    None
+                }
+            };
+            self.shared.applied.write().unwrap_or_else(|p| p.into_inner()).0 = Some(entry.log_id);
+            if let Some(responder) = responder {
+                let revision = self.shared.read().kv.current_revision();
+                responder.send(applied.unwrap_or(crate::apply::Applied {
+                    revision,
+                    result: Ok(crate::apply::Response::Compact),
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Cursor<Vec<u8>>,
+    ) -> Result<(), io::Error> {
+        let data = snapshot.into_inner();
+        let state = KvState::decode(&data, self.limits).map_err(invalid)?;
+        self.persist(meta, data).await?;
+        *self.shared.write() = state;
+        *self.shared.applied.write().unwrap_or_else(|p| p.into_inner()) =
+            (meta.last_log_id, meta.last_membership.clone());
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        let disk = self.disk.clone();
+        let dir = self.snap_dir.clone();
+        let loaded = crate::env::blocking(move || snapshot::load_latest_snapshot(disk.as_ref(), &dir))
+            .await
+            .map_err(invalid)?;
+        match loaded {
+            None => Ok(None),
+            Some(loaded) => {
+                let meta: SnapshotMeta = bincode::deserialize(&loaded.meta).map_err(invalid)?;
+                Ok(Some(Snapshot { meta, snapshot: Cursor::new(loaded.data) }))
+            }
+        }
+    }
+}

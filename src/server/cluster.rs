@@ -1,0 +1,63 @@
+//! The Cluster service: MemberList from raft's membership. Member changes answer
+//! Unimplemented until the replicated-cluster issue lands.
+
+use tonic::{Request, Response, Status};
+
+use super::Ctx;
+use crate::proto::etcdserverpb as pb;
+use crate::proto::etcdserverpb::cluster_server::Cluster;
+
+pub struct ClusterService {
+    pub ctx: Ctx,
+}
+
+#[tonic::async_trait]
+impl Cluster for ClusterService {
+    async fn member_add(
+        &self,
+        _r: Request<pb::MemberAddRequest>,
+    ) -> Result<Response<pb::MemberAddResponse>, Status> {
+        Err(Status::unimplemented("member add is not supported yet"))
+    }
+
+    async fn member_remove(
+        &self,
+        _r: Request<pb::MemberRemoveRequest>,
+    ) -> Result<Response<pb::MemberRemoveResponse>, Status> {
+        Err(Status::unimplemented("member remove is not supported yet"))
+    }
+
+    async fn member_update(
+        &self,
+        _r: Request<pb::MemberUpdateRequest>,
+    ) -> Result<Response<pb::MemberUpdateResponse>, Status> {
+        Err(Status::unimplemented("member update is not supported yet"))
+    }
+
+    async fn member_list(
+        &self,
+        _r: Request<pb::MemberListRequest>,
+    ) -> Result<Response<pb::MemberListResponse>, Status> {
+        let members = self
+            .ctx
+            .node
+            .members()
+            .into_iter()
+            .map(|(id, info, is_learner)| pb::Member {
+                id,
+                name: info.name,
+                peer_ur_ls: info.peer_urls,
+                client_ur_ls: info.client_urls,
+                is_learner,
+            })
+            .collect();
+        Ok(Response::new(pb::MemberListResponse { header: self.ctx.current_header(), members }))
+    }
+
+    async fn member_promote(
+        &self,
+        _r: Request<pb::MemberPromoteRequest>,
+    ) -> Result<Response<pb::MemberPromoteResponse>, Status> {
+        Err(Status::unimplemented("member promote is not supported yet"))
+    }
+}

@@ -1,0 +1,132 @@
+//! `server`: etcd's gRPC API over tonic. Translates protobuf to core requests
+//! (`convert`), core errors to etcd's gRPC codes and messages, and fills response
+//! headers. Holds no state of its own beyond streams.
+//!
+//! Services served now: KV (all of it), Maintenance (Status, Hash, HashKV; the rest
+//! answer Unimplemented until their issues land), Cluster.MemberList. Services not
+//! registered (Watch, Lease, Auth, Lock, Election) answer Unimplemented from tonic.
+
+pub mod cluster;
+pub mod convert;
+pub mod kv;
+pub mod maintenance;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::proto::etcdserverpb::ResponseHeader;
+use crate::raft::RaftNode;
+
+/// The version we report in Status and the readiness lines.
+pub const SERVER_VERSION: &str = "3.5.17";
+/// The cluster version (major.minor), as etcd's "enabled capabilities" line shows it.
+pub const CLUSTER_VERSION: &str = "3.5";
+
+/// What every service handler shares.
+pub struct Context {
+    pub node: RaftNode,
+    pub cluster_id: u64,
+    pub member_id: u64,
+    pub max_request_bytes: usize,
+    pub quota_backend_bytes: u64,
+    /// How long a proposal may wait before "etcdserver: request timed out".
+    pub request_timeout: Duration,
+}
+
+pub type Ctx = Arc<Context>;
+
+impl Context {
+    pub fn header(&self, revision: i64) -> Option<ResponseHeader> {
+        Some(self.header_value(revision))
+    }
+
+    pub fn header_value(&self, revision: i64) -> ResponseHeader {
+        ResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.member_id,
+            revision,
+            raft_term: self.node.status().term,
+        }
+    }
+
+    /// Header at the current store revision.
+    pub fn current_header(&self) -> Option<ResponseHeader> {
+        let rev = self.node.state().read().kv.current_revision();
+        self.header(rev)
+    }
+}
+
+/// Core error → gRPC status with etcd's code and message.
+pub fn status(e: Error) -> tonic::Status {
+    tonic::Status::new(tonic::Code::from_i32(e.code() as i32), e.message())
+}
+
+/// Run a proposal with the request timeout.
+pub async fn propose(
+    ctx: &Context,
+    req: crate::apply::Request,
+) -> Result<crate::apply::Applied, tonic::Status> {
+    match tokio::time::timeout(ctx.request_timeout, ctx.node.propose(req)).await {
+        Ok(Ok(applied)) => Ok(applied),
+        Ok(Err(e)) => Err(status(e)),
+        Err(_) => Err(status(Error::Timeout)),
+    }
+}
+
+/// Bind `addr` and serve every registered service on it until `shutdown` turns true.
+/// Returns the bound address (a port of 0 picks a free one) and the server task.
+pub async fn serve(
+    ctx: Ctx,
+    addr: std::net::SocketAddr,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
+    use crate::proto::etcdserverpb::cluster_server::ClusterServer;
+    use crate::proto::etcdserverpb::kv_server::KvServer;
+    use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
+
+    // etcd lets gRPC frames be 512 KiB larger than --max-request-bytes, so that an
+    // oversized request reaches the server and gets "request is too large".
+    let max_msg = ctx.max_request_bytes.saturating_add(512 * 1024);
+    let kv = KvServer::new(kv::KvService { ctx: ctx.clone() });
+    let maint = MaintenanceServer::new(maintenance::MaintenanceService { ctx: ctx.clone() });
+    let cluster = ClusterServer::new(cluster::ClusterService { ctx: ctx.clone() });
+    #[cfg(not(madsim))]
+    let (kv, maint, cluster) = (
+        kv.max_decoding_message_size(max_msg).max_encoding_message_size(usize::MAX),
+        maint.max_decoding_message_size(max_msg).max_encoding_message_size(usize::MAX),
+        cluster.max_decoding_message_size(max_msg),
+    );
+    #[cfg(madsim)]
+    let _ = max_msg;
+    let router = tonic::transport::Server::builder().add_service(kv).add_service(maint).add_service(cluster);
+    let signal = async move {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    #[cfg(not(madsim))]
+    {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("listen on {addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let handle = tokio::spawn(async move {
+            if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                tracing::error!(error = %e, "client server stopped");
+            }
+        });
+        Ok((bound, handle))
+    }
+    #[cfg(madsim)]
+    {
+        let handle = tokio::spawn(async move {
+            if let Err(e) = router.serve_with_shutdown(addr, signal).await {
+                tracing::error!(error = %e, "client server stopped");
+            }
+        });
+        Ok((addr, handle))
+    }
+}

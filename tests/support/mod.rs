@@ -1,0 +1,168 @@
+//! Real-process test support: start the `metastore` binary on free loopback ports
+//! in a fresh temp data dir, wait for etcd's readiness line, kill or stop it.
+//! Test-only code: it may touch files, processes and threads directly.
+
+#![allow(clippy::disallowed_methods, dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("metastore-{tag}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+pub struct Proc {
+    pub child: Child,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub data_dir: PathBuf,
+    /// Every stderr line so far (the log), fed by a reader thread.
+    lines: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+}
+
+pub fn args(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[&str]) -> Vec<String> {
+    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let mut a: Vec<String> = vec![
+        "--name".into(),
+        "m1".into(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+        "--listen-client-urls".into(),
+        client.clone(),
+        "--advertise-client-urls".into(),
+        client,
+        "--listen-peer-urls".into(),
+        peer.clone(),
+        "--initial-advertise-peer-urls".into(),
+        peer.clone(),
+        "--initial-cluster".into(),
+        format!("m1={peer}"),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+impl Proc {
+    /// Start the binary; does not wait for readiness.
+    pub fn spawn(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[&str]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_metastore"))
+            .args(args(data_dir, client_port, peer_port, extra))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn metastore");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc { child, client_port, peer_port, data_dir: data_dir.to_path_buf(), lines: rx, log: Vec::new() }
+    }
+
+    /// Start and wait for "ready to serve client requests".
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Proc {
+        let mut p = Proc::spawn(data_dir, free_port(), free_port(), extra);
+        p.wait_ready();
+        p
+    }
+
+    pub fn restart(&mut self, extra: &[&str]) {
+        let mut p = Proc::spawn(&self.data_dir, self.client_port, self.peer_port, extra);
+        p.wait_ready();
+        *self = p;
+    }
+
+    /// Wait until a log line contains `needle`, or the process exits (then None).
+    pub fn wait_line(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(needle) {
+                        return Some(line);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) if left.is_zero() => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    pub fn wait_ready(&mut self) {
+        if self.wait_line("ready to serve client requests", Duration::from_secs(60)).is_none() {
+            panic!("metastore did not become ready; log:\n{}", self.log.join("\n"));
+        }
+        for needle in ["enabled capabilities for version", "published"] {
+            assert!(self.log.iter().any(|l| l.contains(needle)), "missing readiness line {needle:?}");
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let status = self.child.wait().expect("wait for metastore");
+        status.code()
+    }
+
+    /// Wait for the process to exit by itself; returns its code and the whole log.
+    pub fn wait_exit(&mut self, timeout: Duration) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            while let Ok(line) = self.lines.try_recv() {
+                self.log.push(line);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                while let Ok(line) = self.lines.try_recv() {
+                    self.log.push(line);
+                }
+                return (status.code(), self.log.join("\n"));
+            }
+            if std::time::Instant::now() > deadline {
+                self.kill9();
+                return (None, self.log.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
