@@ -97,11 +97,22 @@ mod real {
         for addr in &node.client_addrs {
             tracing::info!(address = %addr, "ready to serve client requests");
         }
-        wait_for_signal().await;
-        tracing::info!("received signal; shutting down");
+        let code = tokio::select! {
+            _ = wait_for_signal() => {
+                tracing::info!("received signal; shutting down");
+                0
+            }
+            fatal = node.wait_fatal() => {
+                // As etcd does on a WAL/fsync failure: stop rather than serve without
+                // durability; a supervisor restarts us and recovery replays the disk.
+                tracing::error!(error = %fatal, "raft stopped on a fatal error; exiting");
+                eprintln!("metastore: fatal: {fatal}");
+                1
+            }
+        };
         node.stop().await;
         tracing::info!("stopped");
-        0
+        code
     }
 
     async fn wait_for_signal() {

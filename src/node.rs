@@ -179,6 +179,12 @@ impl Node {
         self.ctx.cluster_id
     }
 
+    /// Resolves if raft stops on a fatal error (e.g. an fsync failed: the WAL can no
+    /// longer promise durability). The process should then exit and be restarted.
+    pub async fn wait_fatal(&self) -> String {
+        self.ctx.node.wait_fatal().await
+    }
+
     /// Stop serving, let in-flight requests finish or fail, stop raft (its WAL is
     /// synced on every acknowledged append).
     pub async fn stop(self) {

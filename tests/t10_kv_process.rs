@@ -2,6 +2,7 @@
 //! put/get/txn/delete/compact; kill -9 and restart with data intact; SIGTERM exits
 //! 0; a corrupted WAL refuses to start with a message naming the file and offset.
 
+#![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)]
 
 mod support;

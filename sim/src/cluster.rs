@@ -16,8 +16,16 @@ use metastore::node::Node;
 #[derive(Clone, Debug, Default)]
 pub struct StartLog {
     pub started: u64,
+    /// Failed starts, in order (I/O faults during start are expected; corruption never).
     pub errors: Vec<String>,
+    /// Fatal raft stops of running instances (e.g. fsync EIO).
+    pub fatal: Vec<String>,
+    /// Whether the most recent start attempt succeeded.
+    pub up: bool,
 }
+
+/// How long the simulated supervisor waits before restarting a failed process.
+const SUPERVISOR_RESTART_DELAY: Duration = Duration::from_millis(500);
 
 pub struct SimMember {
     pub name: String,
@@ -68,15 +76,30 @@ impl SimMember {
             .ip(IpAddr::V4(ip))
             .init(move || {
                 let (disk, starts, cfg) = (d.clone(), s.clone(), c.clone());
+                // A supervisor (systemd's Restart=on-failure): start, serve until a
+                // fatal error, exit, start again. Killing the node ends the loop.
                 async move {
-                    match Node::start(&cfg, Arc::new(disk)).await {
-                        Ok(node) => {
-                            lock(&starts).started += 1;
-                            // Serve until killed.
-                            std::future::pending::<()>().await;
-                            drop(node);
+                    loop {
+                        match Node::start(&cfg, Arc::new(disk.clone())).await {
+                            Ok(node) => {
+                                {
+                                    let mut log = lock(&starts);
+                                    log.started += 1;
+                                    log.up = true;
+                                }
+                                let fatal = node.wait_fatal().await;
+                                node.stop().await;
+                                let mut log = lock(&starts);
+                                log.fatal.push(fatal);
+                                log.up = false;
+                            }
+                            Err(e) => {
+                                let mut log = lock(&starts);
+                                log.errors.push(e);
+                                log.up = false;
+                            }
                         }
-                        Err(e) => lock(&starts).errors.push(e),
+                        tokio::time::sleep(SUPERVISOR_RESTART_DELAY).await;
                     }
                 }
             })

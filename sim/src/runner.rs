@@ -15,6 +15,8 @@ pub struct Outcome {
     /// Hash of every observable event, in order: equal across replays of a seed.
     pub fingerprint: u64,
     pub ops_checked: u64,
+    /// Ops acknowledged by the store (the rest had unknown outcomes).
+    pub ops_acked: u64,
     pub crashes: u64,
     pub faults: u64,
     pub sim_time: Duration,
@@ -81,6 +83,7 @@ where
                     println!("{name}: seed {seed} ok, fingerprint {:016x}", o.fingerprint);
                 }
                 total.ops_checked += o.ops_checked;
+                total.ops_acked += o.ops_acked;
                 total.crashes += o.crashes;
                 total.faults += o.faults;
                 total.sim_time += o.sim_time;
@@ -93,12 +96,13 @@ where
         }
     }
     println!(
-        "{name}: {} seeds, {:.2} simulated hours, {} crashes, {} disk faults, {} ops checked, {} violations",
+        "{name}: {} seeds, {:.2} simulated hours, {} crashes, {} disk faults, {} ops checked ({} acknowledged), {} violations",
         seeds.len(),
         total.sim_time.as_secs_f64() / 3600.0,
         total.crashes,
         total.faults,
         total.ops_checked,
+        total.ops_acked,
         failures.len()
     );
     assert!(

@@ -40,7 +40,7 @@ pub fn check(history: &[Op], final_rev: i64, kvs: &[(Vec<u8>, Vec<u8>, i64)]) ->
     for (key, ops) in &per_key {
         check_key(key, ops, state.get(key.as_slice()).copied())?;
     }
-    for (k, _) in &state {
+    for k in state.keys() {
         if !per_key.contains_key(*k) {
             return Err(format!("no phantom writes: key {:?} exists but was never written", show(k)));
         }

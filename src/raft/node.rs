@@ -154,15 +154,28 @@ impl RaftNode {
 
     /// Wait until some member leads, up to `timeout`.
     pub async fn wait_for_leader(&self, timeout: Duration) -> Result<u64, Error> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let poll = async {
+            loop {
+                if let Some(l) = self.status().leader {
+                    return l;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(timeout, poll).await.map_err(|_| Error::NoLeader)
+    }
+
+    /// Resolves when raft has stopped on a fatal error (a storage failure, say),
+    /// with its description. A node in that state must be restarted: etcd exits.
+    pub async fn wait_fatal(&self) -> String {
+        let mut rx = self.raft.metrics();
         loop {
-            if let Some(l) = self.status().leader {
-                return Ok(l);
+            if let Err(fatal) = &rx.borrow_watched().running_state {
+                return fatal.to_string();
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::NoLeader);
+            if rx.changed().await.is_err() {
+                return "raft metrics channel closed".to_string();
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

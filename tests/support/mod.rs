@@ -1,5 +1,6 @@
-//! Real-process test support: start the `metastore` binary on free loopback ports
-//! in a fresh temp data dir, wait for etcd's readiness line, kill or stop it.
+//! Real-process test support: start the `metastore` binary (or any binary taking
+//! etcd's flags, such as a real etcd) on free loopback ports in a fresh temp data
+//! dir, wait for etcd's readiness line, kill or stop it.
 //! Test-only code: it may touch files, processes and threads directly.
 
 #![allow(clippy::disallowed_methods, dead_code)]
@@ -27,6 +28,8 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 
 pub struct Proc {
     pub child: Child,
+    /// The binary's file name, for messages.
+    pub name: String,
     pub client_port: u16,
     pub peer_port: u16,
     pub data_dir: PathBuf,
@@ -61,12 +64,34 @@ pub fn args(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[&str]) -
 impl Proc {
     /// Start the binary; does not wait for readiness.
     pub fn spawn(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[&str]) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_metastore"))
-            .args(args(data_dir, client_port, peer_port, extra))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn metastore");
+        Proc::spawn_binary(
+            Path::new(env!("CARGO_BIN_EXE_metastore")),
+            data_dir,
+            client_port,
+            peer_port,
+            extra,
+        )
+    }
+
+    /// Start any binary that takes etcd's flags (metastore, or a real etcd) with
+    /// [`args`]; does not wait for readiness. `ETCD_*` variables of the test's own
+    /// environment are not passed on, so the flags alone configure it.
+    pub fn spawn_binary(
+        bin: &Path,
+        data_dir: &Path,
+        client_port: u16,
+        peer_port: u16,
+        extra: &[&str],
+    ) -> Proc {
+        let name = bin.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let mut cmd = Command::new(bin);
+        cmd.args(args(data_dir, client_port, peer_port, extra)).stdout(Stdio::null()).stderr(Stdio::piped());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ETCD_") {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         let stderr = child.stderr.take().expect("stderr piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -76,7 +101,15 @@ impl Proc {
                 }
             }
         });
-        Proc { child, client_port, peer_port, data_dir: data_dir.to_path_buf(), lines: rx, log: Vec::new() }
+        Proc {
+            child,
+            name,
+            client_port,
+            peer_port,
+            data_dir: data_dir.to_path_buf(),
+            lines: rx,
+            log: Vec::new(),
+        }
     }
 
     /// Start and wait for "ready to serve client requests".
@@ -111,10 +144,16 @@ impl Proc {
         }
     }
 
-    pub fn wait_ready(&mut self) {
+    /// Wait for "ready to serve client requests" only (the line etcd and metastore
+    /// both print once they serve clients).
+    pub fn wait_serving(&mut self) {
         if self.wait_line("ready to serve client requests", Duration::from_secs(60)).is_none() {
-            panic!("metastore did not become ready; log:\n{}", self.log.join("\n"));
+            panic!("{} did not become ready; log:\n{}", self.name, self.log.join("\n"));
         }
+    }
+
+    pub fn wait_ready(&mut self) {
+        self.wait_serving();
         for needle in ["enabled capabilities for version", "published"] {
             assert!(self.log.iter().any(|l| l.contains(needle)), "missing readiness line {needle:?}");
         }
