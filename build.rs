@@ -18,6 +18,7 @@ const PROTOS: &[&str] = &[
     "etcdserverpb/rpc.proto",
     "v3lock/v3lock.proto",
     "v3election/v3election.proto",
+    "peer/peer.proto",
 ];
 
 fn main() {

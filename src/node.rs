@@ -130,9 +130,6 @@ impl Node {
         if !fresh && identity.name != cfg.name {
             tracing::warn!(stored = %identity.name, flag = %cfg.name, "data dir belongs to another member name");
         }
-        if members.len() > 1 {
-            return Err("clusters of more than one member are not supported yet (no peer transport)".into());
-        }
         let raft_cfg = RaftConfig {
             member_id: identity.member_id,
             initial_members: members,
@@ -148,9 +145,18 @@ impl Node {
             meta::save_small_file(disk.as_ref(), &id_path, &bytes)
                 .map_err(|e| format!("write {}: {e}", id_path.display()))?;
         }
-        node.wait_for_leader(Duration::from_millis(cfg.election_timeout_ms.max(100) * 20))
-            .await
-            .map_err(|e| e.to_string())?;
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let mut servers = Vec::new();
+        for url in &cfg.listen_peer_urls {
+            let addr = listen_addr(url)?;
+            let (_bound, handle) = server::serve_peer(node.clone(), addr, rx.clone()).await?;
+            servers.push(handle);
+        }
+        // As etcd: serve clients once the member has joined a cluster with a leader.
+        let leader_wait = Duration::from_millis(cfg.election_timeout_ms.max(100) * 50);
+        if let Err(e) = node.wait_for_leader(leader_wait).await {
+            tracing::warn!(error = %e, "no leader yet; serving clients anyway (they get \"no leader\")");
+        }
         let ctx = Arc::new(Context {
             node,
             cluster_id: identity.cluster_id,
@@ -159,8 +165,6 @@ impl Node {
             quota_backend_bytes: cfg.quota_backend_bytes,
             request_timeout: Duration::from_millis(5000 + 2 * cfg.election_timeout_ms),
         });
-        let (shutdown, rx) = tokio::sync::watch::channel(false);
-        let mut servers = Vec::new();
         let mut client_addrs = Vec::new();
         for url in &cfg.listen_client_urls {
             let addr = listen_addr(url)?;

@@ -49,3 +49,8 @@ pub mod v3lockpb {
 pub mod v3electionpb {
     tonic::include_proto!("v3electionpb");
 }
+
+/// `metastorepeerpb`: MetaStore's own member-to-member raft transport.
+pub mod metastorepeerpb {
+    tonic::include_proto!("metastorepeerpb");
+}

@@ -35,6 +35,37 @@ pub struct SimMember {
     pub starts: Arc<Mutex<StartLog>>,
 }
 
+/// etcd-style flags for member `me` of a static cluster of `members` (name, ip).
+pub fn member_config(members: &[(String, Ipv4Addr)], me: usize, snapshot_count: u64) -> Config {
+    let (name, ip) = &members[me];
+    let initial: Vec<String> = members.iter().map(|(n, ip)| format!("{n}=http://{ip}:2380")).collect();
+    let args: Vec<String> = [
+        "--name",
+        name,
+        "--data-dir",
+        "/data",
+        "--listen-client-urls",
+        &format!("http://{ip}:2379"),
+        "--advertise-client-urls",
+        &format!("http://{ip}:2379"),
+        "--listen-peer-urls",
+        &format!("http://{ip}:2380"),
+        "--initial-advertise-peer-urls",
+        &format!("http://{ip}:2380"),
+        "--initial-cluster",
+        &initial.join(","),
+        "--snapshot-count",
+        &snapshot_count.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    match config::parse(&args, &|_| None) {
+        Ok(c) => c,
+        Err(e) => panic!("harness built bad flags: {e}"),
+    }
+}
+
 /// etcd-style flags for a single-member cluster on `ip`.
 pub fn single_member_config(name: &str, ip: Ipv4Addr, snapshot_count: u64) -> Config {
     let args: Vec<String> = [

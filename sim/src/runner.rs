@@ -96,7 +96,7 @@ where
         }
     }
     println!(
-        "{name}: {} seeds, {:.2} simulated hours, {} crashes, {} disk faults, {} ops checked ({} acknowledged), {} violations",
+        "{name}: {} seeds, {:.2} simulated hours, {} crashes, {} other faults, {} ops checked ({} acknowledged), {} violations",
         seeds.len(),
         total.sim_time.as_secs_f64() / 3600.0,
         total.crashes,

@@ -118,3 +118,30 @@ pub async fn read_all(url: &str, deadline: Duration) -> Result<(i64, Vec<(Vec<u8
     }
     Err(format!("store did not answer a read within {deadline:?}: {last_err}"))
 }
+
+/// HashKV of one member at `revision`: (hash, compact_revision), retrying until
+/// `deadline`.
+pub async fn hash_kv(url: &str, revision: i64, deadline: Duration) -> Result<(u32, i64), String> {
+    use metastore::proto::etcdserverpb::maintenance_client::MaintenanceClient;
+    let start = tokio::time::Instant::now();
+    let mut last_err = String::new();
+    while start.elapsed() < deadline {
+        if let Ok(endpoint) = tonic::transport::Endpoint::from_shared(url.to_string()) {
+            if let Ok(Ok(channel)) = tokio::time::timeout(Duration::from_secs(1), endpoint.connect()).await {
+                let mut c = MaintenanceClient::new(channel);
+                match tokio::time::timeout(Duration::from_secs(3), c.hash_kv(pb::HashKvRequest { revision }))
+                    .await
+                {
+                    Ok(Ok(r)) => {
+                        let r = r.into_inner();
+                        return Ok((r.hash, r.compact_revision));
+                    }
+                    Ok(Err(s)) => last_err = format!("{:?}: {}", s.code(), s.message()),
+                    Err(_) => last_err = "timeout".into(),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("{url} did not answer HashKV within {deadline:?}: {last_err}"))
+}

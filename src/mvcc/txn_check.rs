@@ -30,7 +30,8 @@ use crate::mvcc::types::{DeleteRangeRequest, PutRequest, RangeRequest, RequestOp
 /// Deepest txn nesting accepted when `max_txn_ops` alone would allow more.
 pub const MAX_TXN_NESTING: usize = 256;
 
-fn check_key(key: &[u8]) -> Result<()> {
+/// etcd's empty-key check (KeyNotProvided).
+pub fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
         return Err(Error::KeyNotProvided);
     }
@@ -46,11 +47,22 @@ pub fn check_delete_request(req: &DeleteRangeRequest) -> Result<()> {
 }
 
 pub fn check_put_request(req: &PutRequest) -> Result<()> {
-    check_key(&req.key)?;
-    if req.ignore_value && !req.value.is_empty() {
+    check_put_fields(&req.key, &req.value, req.lease, req.ignore_value, req.ignore_lease)
+}
+
+/// etcd's `checkPutRequest` on a put's fields (so the wire form can be checked too).
+pub fn check_put_fields(
+    key: &[u8],
+    value: &[u8],
+    lease: i64,
+    ignore_value: bool,
+    ignore_lease: bool,
+) -> Result<()> {
+    check_key(key)?;
+    if ignore_value && !value.is_empty() {
         return Err(Error::InvalidArgument("etcdserver: value is provided".into()));
     }
-    if req.ignore_lease && req.lease != 0 {
+    if ignore_lease && lease != 0 {
         return Err(Error::InvalidArgument("etcdserver: lease is provided".into()));
     }
     Ok(())

@@ -6,6 +6,7 @@
 pub mod log_store;
 pub mod network;
 pub mod node;
+pub mod peer_service;
 pub mod runtime;
 pub mod state_machine;
 pub mod types;

@@ -1,66 +1,186 @@
-//! Peer network. A single-member group never sends a raft RPC; the gRPC peer
-//! transport (issue: replicated clusters) replaces this. Until then every peer is
-//! unreachable, honestly.
+//! Peer network: openraft's `RaftNetworkV2` over gRPC (`proto/peer/peer.proto`) to
+//! each member's first peer URL. Messages are bincode of openraft's types.
+//!
+//! Every call carries a timeout (openraft's soft TTL for the RPC): under madsim a
+//! clogged link drops packets silently, and in production a dead peer must not stall
+//! replication. On any transport failure the cached channel is dropped and the next
+//! call reconnects; openraft backs off on `Unreachable`.
 
 use std::future::Future;
+use std::time::Duration;
 
-use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use openraft::OptionalSend;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::transport::Channel;
 
 use super::state_machine::Snapshot;
 use super::types::{MemberInfo, TypeConfig, Vote};
+use crate::proto::metastorepeerpb::raft_peer_client::RaftPeerClient;
+use crate::proto::metastorepeerpb::{RaftMessage, SnapshotChunk};
+
+/// Snapshot data travels in chunks of this many bytes.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// How long to wait for a TCP/gRPC connection to a peer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Default)]
 pub struct Network;
 
-pub struct NoPeer {
+/// A connection to one peer, (re)made on demand.
+pub struct Peer {
     target: u64,
+    url: Option<String>,
+    client: Option<RaftPeerClient<Channel>>,
 }
 
-impl NoPeer {
-    fn unreachable(&self) -> Unreachable<TypeConfig> {
-        Unreachable::from_string(format!("no peer transport to member {:x} yet", self.target))
+/// Connect to `url` with a timeout.
+pub async fn connect(url: &str) -> Result<RaftPeerClient<Channel>, String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).map_err(|e| e.to_string())?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect()).await {
+        Ok(Ok(channel)) => Ok(RaftPeerClient::new(channel)),
+        Ok(Err(e)) => Err(format!("connect {url}: {e}")),
+        Err(_) => Err(format!("connect {url}: timed out")),
     }
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
+    bincode::serialize(value).map_err(|e| format!("encode: {e}"))
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    bincode::deserialize(bytes).map_err(|e| format!("decode: {e}"))
+}
+
+fn unreachable(target: u64, msg: impl std::fmt::Display) -> Unreachable<TypeConfig> {
+    Unreachable::from_string(format!("member {target:x}: {msg}"))
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
-    type Network = NoPeer;
+    type Network = Peer;
 
-    async fn new_client(&mut self, target: u64, _node: &MemberInfo) -> Self::Network {
-        NoPeer { target }
+    async fn new_client(&mut self, target: u64, node: &MemberInfo) -> Self::Network {
+        Peer { target, url: node.peer_urls.first().cloned(), client: None }
     }
 }
 
-impl RaftNetworkV2<TypeConfig> for NoPeer {
+impl Peer {
+    async fn client(&mut self) -> Result<RaftPeerClient<Channel>, Unreachable<TypeConfig>> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let url = self.url.clone().ok_or_else(|| unreachable(self.target, "no peer URL"))?;
+        let c = connect(&url).await.map_err(|e| unreachable(self.target, e))?;
+        self.client = Some(c.clone());
+        Ok(c)
+    }
+
+    /// One unary call: encode, send with a timeout, decode.
+    async fn call<Req, Resp, F, Fut>(
+        &mut self,
+        req: &Req,
+        ttl: Duration,
+        f: F,
+    ) -> Result<Resp, RPCError<TypeConfig>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        F: FnOnce(RaftPeerClient<Channel>, RaftMessage) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<RaftMessage>, tonic::Status>>,
+    {
+        let data = encode(req).map_err(|e| RPCError::Network(NetworkError::from_string(e)))?;
+        let client = self.client().await?;
+        match tokio::time::timeout(ttl, f(client, RaftMessage { data })).await {
+            Ok(Ok(resp)) => {
+                decode(&resp.into_inner().data).map_err(|e| RPCError::Network(NetworkError::from_string(e)))
+            }
+            Ok(Err(status)) => {
+                self.client = None;
+                Err(RPCError::Unreachable(unreachable(self.target, status.message())))
+            }
+            Err(_) => {
+                self.client = None;
+                Err(RPCError::Unreachable(unreachable(self.target, format!("no answer within {ttl:?}"))))
+            }
+        }
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for Peer {
     type SnapshotData = std::io::Cursor<Vec<u8>>;
 
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(self.unreachable()))
+        self.call(&rpc, option.soft_ttl(), |mut c, m| async move { c.append_entries(m).await }).await
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(self.unreachable()))
+        self.call(&rpc, option.soft_ttl(), |mut c, m| async move { c.vote(m).await }).await
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call(&rpc, option.soft_ttl(), |mut c, m| async move { c.pre_vote(m).await }).await
     }
 
     async fn full_snapshot(
         &mut self,
-        _vote: Vote,
-        _snapshot: Snapshot,
-        _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
-        _option: RPCOption,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        Err(StreamingError::Unreachable(self.unreachable()))
+        let chunks = snapshot_chunks(&vote, &snapshot).map_err(|e| unreachable(self.target, e))?;
+        let mut client = self.client().await?;
+        let ttl = option.hard_ttl().max(Duration::from_secs(10));
+        let send = async move { client.install_snapshot(tokio_stream::iter(chunks)).await };
+        let result = tokio::select! {
+            r = tokio::time::timeout(ttl, send) => r,
+            closed = cancel => return Err(StreamingError::Closed(closed)),
+        };
+        match result {
+            Ok(Ok(resp)) => decode(&resp.into_inner().data).map_err(|e| unreachable(self.target, e).into()),
+            Ok(Err(status)) => {
+                self.client = None;
+                Err(unreachable(self.target, status.message()).into())
+            }
+            Err(_) => {
+                self.client = None;
+                Err(unreachable(self.target, "snapshot install timed out").into())
+            }
+        }
     }
+}
+
+/// Split a snapshot into chunks: the first carries vote and meta.
+fn snapshot_chunks(vote: &Vote, snapshot: &Snapshot) -> Result<Vec<SnapshotChunk>, String> {
+    let data = snapshot.snapshot.get_ref();
+    let mut chunks: Vec<SnapshotChunk> = data
+        .chunks(SNAPSHOT_CHUNK_BYTES)
+        .map(|c| SnapshotChunk { vote: vec![], meta: vec![], data: c.to_vec(), done: false })
+        .collect();
+    if chunks.is_empty() {
+        chunks.push(SnapshotChunk::default());
+    }
+    chunks[0].vote = encode(vote)?;
+    chunks[0].meta = encode(&snapshot.meta)?;
+    if let Some(last) = chunks.last_mut() {
+        last.done = true;
+    }
+    Ok(chunks)
 }

@@ -7,17 +7,21 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::{ReadPolicy, ServerState};
 use openraft_rt::WatchReceiver;
 
 use super::log_store::LogStore;
-use super::network::Network;
+use super::network::{self, Network};
 use super::state_machine::{SmShared, StateMachine};
-use super::types::{MemberInfo, Raft};
+use super::types::{MemberInfo, Raft, TypeConfig};
 use crate::apply::{Applied, ApplyLimits, Request};
 use crate::env::Disk;
 use crate::error::Error;
+use crate::proto::metastorepeerpb::RaftMessage;
+
+/// How long a proposal waits for some member to lead before "no leader".
+pub const LEADER_WAIT: Duration = Duration::from_secs(3);
 
 /// What a node needs to start its raft group.
 #[derive(Clone, Debug)]
@@ -49,12 +53,17 @@ pub struct RaftNode {
     raft: Raft,
     shared: Arc<SmShared>,
     member_id: u64,
+    leaders: LeaderClients,
 }
 
-fn write_error(e: RaftError<super::types::TypeConfig, ClientWriteError<super::types::TypeConfig>>) -> Error {
+type WriteError = RaftError<TypeConfig, ClientWriteError<TypeConfig>>;
+
+/// A failed local proposal as etcd reports it.
+fn write_error(e: WriteError) -> Error {
     match e {
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) if f.leader_id.is_none() => Error::NoLeader,
         RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => Error::LeaderChanged,
+        RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)) => Error::LeaderChanged,
         RaftError::APIError(other) => {
             tracing::warn!(error = %other, "proposal failed");
             Error::LeaderChanged
@@ -63,6 +72,52 @@ fn write_error(e: RaftError<super::types::TypeConfig, ClientWriteError<super::ty
             tracing::error!(error = %f, "raft stopped");
             Error::Stopped
         }
+    }
+}
+
+/// Cached channels to leaders, by peer URL (a forwarded write must not pay a new
+/// connection). A channel that fails is dropped and made again on the next call.
+#[derive(Clone, Default)]
+struct LeaderClients {
+    by_url: Arc<std::sync::Mutex<std::collections::HashMap<String, PeerClient>>>,
+}
+
+type PeerClient = crate::proto::metastorepeerpb::raft_peer_client::RaftPeerClient<tonic::transport::Channel>;
+
+impl LeaderClients {
+    async fn get(&self, url: &str) -> Result<PeerClient, Error> {
+        if let Some(c) = self.by_url.lock().unwrap_or_else(|p| p.into_inner()).get(url) {
+            return Ok(c.clone());
+        }
+        let c = network::connect(url).await.map_err(|e| {
+            tracing::debug!(error = %e, "leader unreachable");
+            Error::NoLeader
+        })?;
+        self.by_url.lock().unwrap_or_else(|p| p.into_inner()).insert(url.to_string(), c.clone());
+        Ok(c)
+    }
+
+    fn forget(&self, url: &str) {
+        self.by_url.lock().unwrap_or_else(|p| p.into_inner()).remove(url);
+    }
+
+    /// Call the leader's peer service (Propose / ReadIndex) and decode its answer.
+    async fn ask<T: serde::de::DeserializeOwned>(
+        &self,
+        leader: &MemberInfo,
+        data: Vec<u8>,
+        propose: bool,
+    ) -> Result<T, Error> {
+        let url = leader.peer_urls.first().ok_or(Error::NoLeader)?;
+        let mut client = self.get(url).await?;
+        let msg = RaftMessage { data };
+        let resp = if propose { client.propose(msg).await } else { client.read_index(msg).await };
+        let resp = resp.map_err(|s| {
+            tracing::debug!(status = %s, "leader call failed");
+            self.forget(url);
+            Error::LeaderChanged
+        })?;
+        network::decode::<T>(&resp.into_inner().data).map_err(Error::Internal)
     }
 }
 
@@ -95,7 +150,7 @@ impl RaftNode {
         if cfg.bootstrap && pristine {
             raft.initialize(cfg.initial_members.clone()).await.map_err(|e| format!("bootstrap raft: {e}"))?;
         }
-        Ok(RaftNode { raft, shared, member_id: cfg.member_id })
+        Ok(RaftNode { raft, shared, member_id: cfg.member_id, leaders: LeaderClients::default() })
     }
 
     pub fn member_id(&self) -> u64 {
@@ -107,21 +162,80 @@ impl RaftNode {
         &self.shared
     }
 
-    /// Propose a write and wait until it is committed and applied.
-    pub async fn propose(&self, req: Request) -> Result<Applied, Error> {
-        let resp = self.raft.client_write(req).await.map_err(write_error)?;
-        Ok(resp.data)
+    pub(crate) fn raft(&self) -> &Raft {
+        &self.raft
     }
 
-    /// ReadIndex: confirm leadership with a quorum and wait until the local state
-    /// machine has applied everything committed before the read began.
+    /// Propose a write and wait until it is committed and applied, on this member if
+    /// it leads, else through the leader (transparently, as etcd forwards). While no
+    /// member leads, waits up to [`LEADER_WAIT`] for one.
+    pub async fn propose(&self, req: Request) -> Result<Applied, Error> {
+        let leader = match self.status().leader {
+            Some(l) => l,
+            None => self.wait_for_leader(LEADER_WAIT).await?,
+        };
+        if leader == self.member_id {
+            return self.propose_local(req).await;
+        }
+        let info = self.member_info(leader).ok_or(Error::NoLeader)?;
+        let data = network::encode(&req).map_err(Error::Internal)?;
+        self.leaders.ask::<Result<Applied, Error>>(&info, data, true).await?
+    }
+
+    fn member_info(&self, id: u64) -> Option<MemberInfo> {
+        self.members().into_iter().find(|(m, _, _)| *m == id).map(|(_, info, _)| info)
+    }
+
+    /// Propose on this member only (the peer service's Propose: never a second hop).
+    pub async fn propose_local(&self, req: Request) -> Result<Applied, Error> {
+        self.raft.client_write(req).await.map(|resp| resp.data).map_err(write_error)
+    }
+
+    /// ReadIndex on the leader: confirm leadership with a quorum, wait until applied
+    /// up to the commit index at the start of the read; return that index.
+    pub async fn leader_read_index(&self) -> Result<u64, Error> {
+        match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(read) => Ok(read.index()),
+            Err(RaftError::Fatal(_)) => Err(Error::Stopped),
+            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(_))) => Err(Error::LeaderChanged),
+            Err(RaftError::APIError(e)) => {
+                tracing::debug!(error = %e, "read index failed");
+                Err(Error::NoLeader)
+            }
+        }
+    }
+
+    /// Linearizable read barrier on any member: on the leader, ReadIndex; on a
+    /// follower, ask the leader for its read index and wait until applied past it.
     pub async fn read_index(&self) -> Result<(), Error> {
         match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
             Ok(_) => Ok(()),
             Err(RaftError::Fatal(_)) => Err(Error::Stopped),
+            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
+                let (Some(id), Some(leader)) = (f.leader_id, f.leader_node) else {
+                    return Err(Error::NoLeader);
+                };
+                if id == self.member_id {
+                    return Err(Error::LeaderChanged);
+                }
+                let index = self.leaders.ask::<Result<u64, Error>>(&leader, Vec::new(), false).await??;
+                self.wait_applied(index).await;
+                Ok(())
+            }
             Err(RaftError::APIError(e)) => {
                 tracing::debug!(error = %e, "read index failed");
                 Err(Error::NoLeader)
+            }
+        }
+    }
+
+    /// Wait until the local state machine has applied `index`.
+    async fn wait_applied(&self, index: u64) {
+        let mut rx = self.raft.metrics();
+        loop {
+            let applied = rx.borrow_watched().last_applied.as_ref().map(|l| l.index).unwrap_or(0);
+            if applied >= index || rx.changed().await.is_err() {
+                return;
             }
         }
     }

@@ -51,7 +51,8 @@ impl Cluster for ClusterService {
                 is_learner,
             })
             .collect();
-        Ok(Response::new(pb::MemberListResponse { header: self.ctx.current_header(), members }))
+        // etcd's cluster service header carries no revision (v3rpc/member.go `header()`).
+        Ok(Response::new(pb::MemberListResponse { header: self.ctx.header(0), members }))
     }
 
     async fn member_promote(

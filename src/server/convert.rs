@@ -14,10 +14,12 @@
 //!
 //! Responses nested in a txn: etcd gives every nested range/put/delete-range response
 //! a header with only `revision` set, and every nested txn response an empty (but
-//! present) header. The core does not track per-operation revisions, so nested
-//! range/put/delete-range responses get the revision of the top-level header. That
-//! matches etcd for read-only txns and for puts; etcd can report one less for a
-//! range or delete-range that runs before the txn's first write.
+//! present) header. The revision is the one etcd's write transaction reports at that
+//! point (mvcc `storeTxnWrite`): the revision the txn began at until its first change,
+//! one more from then on (a put always changes; a delete-range only if it deleted
+//! something). The core does not record it per operation, so it is derived here from
+//! the responses, in application order: the txn began at the header's revision, or
+//! one less if any response in the tree changed something.
 //!
 //! Compare operand (`target` + `target_union`): as in etcd's `compareKV`, the operand is
 //! the `target_union` member that matches `target`; if the union is unset or holds a
@@ -29,6 +31,10 @@
 //! done here because the core types cannot represent the input: an empty `RequestOp`
 //! (no member of the `request` oneof set) yields [`Error::KeyNotFound`], which is what
 //! etcd's `checkRequestOp` returns (InvalidArgument, "etcdserver: key not found").
+//! etcd finds it in the middle of `checkTxnRequest`, so a txn that also breaks an
+//! earlier rule (too many ops, an empty key before it) gets that earlier error from
+//! etcd; [`check_txn_request`] runs etcd's whole check on the wire form, in etcd's
+//! order, for the server to call before converting.
 
 use crate::error::{Error, Result};
 use crate::mvcc::types::{
@@ -336,6 +342,34 @@ pub fn txn_request_from_pb(r: pb::TxnRequest) -> Result<TxnRequest> {
     })
 }
 
+/// etcd's `checkTxnRequest` (v3rpc/key.go) on the wire form, in its order: this
+/// level's op budget, empty compare keys, then every op of success and failure (an
+/// empty op is [`Error::KeyNotFound`]), nested txns with the budget left. Recursion
+/// depth is bounded by the budget and by prost's decoding depth limit.
+pub fn check_txn_request(r: &pb::TxnRequest, max_txn_ops: usize) -> Result<()> {
+    use crate::mvcc::{check_key, check_put_fields};
+    use request_op::Request as R;
+    let ops = r.compare.len().max(r.success.len()).max(r.failure.len());
+    if ops > max_txn_ops {
+        return Err(Error::TooManyOps);
+    }
+    for c in &r.compare {
+        check_key(&c.key)?;
+    }
+    for op in r.success.iter().chain(&r.failure) {
+        match &op.request {
+            Some(R::RequestRange(q)) => check_key(&q.key)?,
+            Some(R::RequestPut(p)) => {
+                check_put_fields(&p.key, &p.value, p.lease, p.ignore_value, p.ignore_lease)?
+            }
+            Some(R::RequestDeleteRange(d)) => check_key(&d.key)?,
+            Some(R::RequestTxn(t)) => check_txn_request(t, max_txn_ops - ops)?,
+            None => return Err(Error::KeyNotFound),
+        }
+    }
+    Ok(())
+}
+
 pub fn txn_request_to_pb(r: TxnRequest) -> pb::TxnRequest {
     pb::TxnRequest {
         compare: r.compare.into_iter().map(compare_to_pb).collect(),
@@ -379,17 +413,46 @@ pub fn delete_range_response_from_pb(r: pb::DeleteRangeResponse) -> DeleteRangeR
     DeleteRangeResponse { deleted: r.deleted, prev_kvs: key_values_from_pb(r.prev_kvs) }
 }
 
+/// Where a txn's responses are numbered from: the revision it began at, and whether
+/// it has changed anything yet (then etcd reports one more).
+struct NestedRevision {
+    begin: i64,
+    changed: bool,
+}
+
+impl NestedRevision {
+    fn header(&self) -> pb::ResponseHeader {
+        let revision = if self.changed { self.begin.saturating_add(1) } else { self.begin };
+        pb::ResponseHeader { revision, ..Default::default() }
+    }
+}
+
+/// Whether any response in the tree is a change (a put, or a delete that deleted).
+fn changes_anything(r: &TxnResponse) -> bool {
+    r.responses.iter().any(|op| match op {
+        ResponseOp::Range(_) => false,
+        ResponseOp::Put(_) => true,
+        ResponseOp::DeleteRange(d) => d.deleted > 0,
+        ResponseOp::Txn(t) => changes_anything(t),
+    })
+}
+
 /// A response inside a txn. Range/put/delete-range responses get a header with only
 /// `revision` set; a nested txn response gets an empty header, its own children again
 /// get `revision` (see the module docs).
-pub fn response_op_to_pb(op: ResponseOp, revision: i64) -> pb::ResponseOp {
+fn response_op_to_pb(op: ResponseOp, at: &mut NestedRevision) -> pb::ResponseOp {
     use response_op::Response as R;
-    let header = pb::ResponseHeader { revision, ..Default::default() };
     let response = match op {
-        ResponseOp::Range(r) => R::ResponseRange(range_response_to_pb(r, header)),
-        ResponseOp::Put(r) => R::ResponsePut(put_response_to_pb(r, header)),
-        ResponseOp::DeleteRange(r) => R::ResponseDeleteRange(delete_range_response_to_pb(r, header)),
-        ResponseOp::Txn(r) => R::ResponseTxn(txn_response_with(r, pb::ResponseHeader::default(), revision)),
+        ResponseOp::Range(r) => R::ResponseRange(range_response_to_pb(r, at.header())),
+        ResponseOp::Put(r) => {
+            at.changed = true;
+            R::ResponsePut(put_response_to_pb(r, at.header()))
+        }
+        ResponseOp::DeleteRange(r) => {
+            at.changed |= r.deleted > 0;
+            R::ResponseDeleteRange(delete_range_response_to_pb(r, at.header()))
+        }
+        ResponseOp::Txn(r) => R::ResponseTxn(txn_response_with(r, pb::ResponseHeader::default(), at)),
     };
     pb::ResponseOp { response: Some(response) }
 }
@@ -406,17 +469,19 @@ pub fn response_op_from_pb(op: pb::ResponseOp) -> Result<ResponseOp> {
     }
 }
 
-/// Top-level txn response; nested responses get `header.revision` (see the module docs).
+/// Top-level txn response, `header.revision` being the revision after the txn; nested
+/// responses get the revisions etcd reports for them (see the module docs).
 pub fn txn_response_to_pb(r: TxnResponse, header: pb::ResponseHeader) -> pb::TxnResponse {
-    let revision = header.revision;
-    txn_response_with(r, header, revision)
+    let end = header.revision;
+    let begin = if changes_anything(&r) { end.saturating_sub(1) } else { end };
+    txn_response_with(r, header, &mut NestedRevision { begin, changed: false })
 }
 
-fn txn_response_with(r: TxnResponse, header: pb::ResponseHeader, revision: i64) -> pb::TxnResponse {
+fn txn_response_with(r: TxnResponse, header: pb::ResponseHeader, at: &mut NestedRevision) -> pb::TxnResponse {
     pb::TxnResponse {
         header: Some(header),
         succeeded: r.succeeded,
-        responses: r.responses.into_iter().map(|op| response_op_to_pb(op, revision)).collect(),
+        responses: r.responses.into_iter().map(|op| response_op_to_pb(op, at)).collect(),
     }
 }
 
@@ -433,8 +498,8 @@ pub fn txn_response_from_pb(r: pb::TxnResponse) -> Result<TxnResponse> {
 //
 // Requests: same as the `*_from_pb` functions (always `Result`, for a uniform call
 // site). Responses: the header is left `None` for the caller to fill; nested txn
-// responses then carry revision 0 in their headers, so prefer
-// `txn_response_to_pb(r, header)`, which gives them the txn's revision as etcd does.
+// responses are then numbered from revision 0, so prefer
+// `txn_response_to_pb(r, header)`, which numbers them from the txn's as etcd does.
 
 pub fn range_request(r: pb::RangeRequest) -> Result<RangeRequest> {
     range_request_from_pb(r)

@@ -263,7 +263,10 @@ fn txn_response_nested_headers_follow_etcd() {
     let only_rev = Some(pb::ResponseHeader { revision: 42, ..Default::default() });
     let resp = |op: &pb::ResponseOp| op.response.clone().unwrap();
     match resp(&p.responses[0]) {
-        R::ResponseRange(r) => assert_eq!(r.header, only_rev),
+        // Read before the txn's first change: the revision the txn began at.
+        R::ResponseRange(r) => {
+            assert_eq!(r.header, Some(pb::ResponseHeader { revision: 41, ..Default::default() }))
+        }
         other => panic!("unexpected {other:?}"),
     }
     match resp(&p.responses[1]) {
@@ -289,6 +292,83 @@ fn txn_response_nested_headers_follow_etcd() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// The nested header revisions of a txn response, depth first (nested txns: 0).
+fn nested_revisions(t: &pb::TxnResponse) -> Vec<i64> {
+    use response_op::Response as R;
+    let rev = |h: &Option<pb::ResponseHeader>| h.as_ref().map_or(-1, |h| h.revision);
+    let mut out = Vec::new();
+    for op in &t.responses {
+        match op.response.as_ref().unwrap() {
+            R::ResponseRange(r) => out.push(rev(&r.header)),
+            R::ResponsePut(r) => out.push(rev(&r.header)),
+            R::ResponseDeleteRange(r) => out.push(rev(&r.header)),
+            R::ResponseTxn(t) => {
+                out.push(rev(&t.header));
+                out.extend(nested_revisions(t));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn txn_response_nested_revisions_step_at_the_first_change() {
+    let range = || ResponseOp::Range(RangeResponse::default());
+    let put = || ResponseOp::Put(PutResponse::default());
+    let deleted = |n| ResponseOp::DeleteRange(DeleteRangeResponse { deleted: n, prev_kvs: vec![] });
+    let txn = |responses| ResponseOp::Txn(TxnResponse { succeeded: true, responses });
+    let revisions = |responses| {
+        nested_revisions(&txn_response_to_pb(TxnResponse { succeeded: true, responses }, header(9)))
+    };
+    // A write txn ending at 9 began at 8: reads and no-op deletes before the first
+    // change report 8, everything from the first change on reports 9.
+    assert_eq!(revisions(vec![range(), deleted(0), put(), range(), deleted(0)]), [8, 8, 9, 9, 9]);
+    assert_eq!(revisions(vec![deleted(0), range(), deleted(1), range()]), [8, 8, 9, 9]);
+    // The first change may sit in a nested txn, and counts for what follows it.
+    assert_eq!(revisions(vec![range(), txn(vec![range(), put()]), range()]), [8, 0, 8, 9, 9]);
+    assert_eq!(revisions(vec![txn(vec![deleted(2)]), range()]), [0, 9, 9]);
+    // Nothing changed: the txn began and ended at 9.
+    assert_eq!(revisions(vec![range(), deleted(0), txn(vec![range()])]), [9, 9, 0, 9]);
+    assert_eq!(revisions(vec![]), Vec::<i64>::new());
+}
+
+#[test]
+fn check_txn_request_follows_etcds_order() {
+    use request_op::Request as R;
+    let op = |r| pb::RequestOp { request: Some(r) };
+    let put =
+        |key: &str| op(R::RequestPut(pb::PutRequest { key: key.as_bytes().to_vec(), ..Default::default() }));
+    let empty = || pb::RequestOp { request: None };
+    let txn = |success: Vec<pb::RequestOp>| pb::TxnRequest { compare: vec![], success, failure: vec![] };
+    // Too many ops is found before an empty op, wherever it is.
+    let mut ops = vec![empty()];
+    ops.extend((0..4).map(|_| put("k")));
+    assert_eq!(check_txn_request(&txn(ops), 4), Err(Error::TooManyOps));
+    // Ops are checked in order: an earlier empty key wins over a later empty op.
+    assert_eq!(check_txn_request(&txn(vec![put(""), empty()]), 4), Err(Error::KeyNotProvided));
+    assert_eq!(check_txn_request(&txn(vec![empty(), put("")]), 4), Err(Error::KeyNotFound));
+    // Empty compare keys come before every op; the failure branch is checked too.
+    let t = pb::TxnRequest { compare: vec![pb::Compare::default()], success: vec![empty()], failure: vec![] };
+    assert_eq!(check_txn_request(&t, 4), Err(Error::KeyNotProvided));
+    let t = pb::TxnRequest { compare: vec![], success: vec![put("a")], failure: vec![empty()] };
+    assert_eq!(check_txn_request(&t, 4), Err(Error::KeyNotFound));
+    // A nested txn gets the budget its parent left: 4 - 2.
+    let nested = |n: usize| op(R::RequestTxn(txn((0..n).map(|_| put("n")).collect())));
+    assert_eq!(check_txn_request(&txn(vec![put("a"), nested(2)]), 4), Ok(()));
+    assert_eq!(check_txn_request(&txn(vec![put("a"), nested(3)]), 4), Err(Error::TooManyOps));
+    // The put rules of etcd's checkPutRequest.
+    let bad_put = op(R::RequestPut(pb::PutRequest {
+        key: b"k".to_vec(),
+        value: b"v".to_vec(),
+        ignore_value: true,
+        ..Default::default()
+    }));
+    let e = check_txn_request(&txn(vec![bad_put]), 4).unwrap_err();
+    assert_eq!(e.message(), "etcdserver: value is provided");
+    // Duplicate keys are not its business (checkIntervals, after conversion).
+    assert_eq!(check_txn_request(&txn(vec![put("k"), put("k")]), 4), Ok(()));
 }
 
 // ---------------------------------------------------------------------------

@@ -4,6 +4,13 @@
 //! runs ReadIndex (leadership confirmed, state applied up to the commit index at the
 //! time of the read). A Txn that only reads is served the same way; any Txn that may
 //! write goes through raft, as etcd does.
+//!
+//! Checks run in etcd's order: the backend quota (Put), then the request checks of
+//! etcd's gRPC layer (empty key, `ignore_*` conflicts, txn op budget and overlaps),
+//! then `--max-request-bytes` on what etcd would propose to raft (see
+//! [`raft_entry_len`]). etcd proposes writes only, and a Txn whose top-level ops are
+//! all ranges counts as a read there even though nested txns may hide ranges only, so
+//! such a Txn is not size-checked; one with a nested txn is.
 
 use prost::Message;
 use tonic::{Request, Response, Status};
@@ -19,9 +26,25 @@ pub struct KvService {
     pub ctx: Ctx,
 }
 
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The size etcd checks against `--max-request-bytes`: not the request itself but the
+/// raft entry it proposes, an `InternalRaftRequest` holding the request (fields 4 to 7:
+/// one tag byte, a length) and a `RequestHeader` in field 100 (two tag bytes, a length)
+/// with a request ID. The ID is `(member ID & 0xffff) << 48 | (ms clock) << 8 | count`
+/// (etcd's idutil), so its varint length (8 to 10 bytes) is a function of the member ID.
+pub fn raft_entry_len(member_id: u64, request_len: usize) -> usize {
+    let id = ((member_id & 0xffff) << 48) | (1 << 47);
+    let header = 2 + 1 + 1 + varint_len(id);
+    header + 1 + varint_len(request_len as u64) + request_len
+}
+
 impl KvService {
-    fn check_size<M: Message>(&self, m: &M) -> Result<(), Status> {
-        if m.encoded_len() > self.ctx.max_request_bytes {
+    /// `--max-request-bytes`, measured as etcd does (see [`raft_entry_len`]).
+    fn check_size(&self, request_len: usize) -> Result<(), Status> {
+        if raft_entry_len(self.ctx.member_id, request_len) > self.ctx.max_request_bytes {
             return Err(status(Error::RequestTooLarge));
         }
         Ok(())
@@ -45,6 +68,12 @@ impl KvService {
         }
         Ok(())
     }
+}
+
+/// etcd's `isTxnReadonly`: every top-level op of both branches is a range (a nested
+/// txn counts as a write, whatever it holds).
+fn etcd_read_only(t: &mvcc::TxnRequest) -> bool {
+    t.success.iter().chain(&t.failure).all(|op| matches!(op, mvcc::RequestOp::Range(_)))
 }
 
 fn is_read_only(t: &mvcc::TxnRequest) -> bool {
@@ -78,9 +107,11 @@ impl Kv for KvService {
 
     async fn put(&self, request: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
         let pb_req = request.into_inner();
-        self.check_size(&pb_req)?;
         self.check_quota()?;
+        let len = pb_req.encoded_len();
         let req = convert::put_request(pb_req).map_err(status)?;
+        mvcc::check_put_request(&req).map_err(status)?;
+        self.check_size(len)?;
         let applied = propose(&self.ctx, apply::Request::Put(req)).await?;
         match applied.result.map_err(status)? {
             Applied::Put(r) => {
@@ -97,8 +128,10 @@ impl Kv for KvService {
         request: Request<pb::DeleteRangeRequest>,
     ) -> Result<Response<pb::DeleteRangeResponse>, Status> {
         let pb_req = request.into_inner();
-        self.check_size(&pb_req)?;
+        let len = pb_req.encoded_len();
         let req = convert::delete_range_request(pb_req).map_err(status)?;
+        mvcc::check_delete_request(&req).map_err(status)?;
+        self.check_size(len)?;
         let applied = propose(&self.ctx, apply::Request::DeleteRange(req)).await?;
         match applied.result.map_err(status)? {
             Applied::DeleteRange(r) => {
@@ -112,17 +145,23 @@ impl Kv for KvService {
 
     async fn txn(&self, request: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
         let pb_req = request.into_inner();
-        self.check_size(&pb_req)?;
+        let max_ops = self.ctx.node.state().read().limits.max_txn_ops;
+        convert::check_txn_request(&pb_req, max_ops).map_err(status)?;
+        let len = pb_req.encoded_len();
         let req = convert::txn_request(pb_req).map_err(status)?;
+        mvcc::check_txn(&req, max_ops).map_err(status)?;
         if is_read_only(&req) {
+            if !etcd_read_only(&req) {
+                self.check_size(len)?;
+            }
             self.linearize(false).await?;
             let state = self.ctx.node.state().read();
-            let max_ops = state.limits.max_txn_ops;
             let (resp, rev) =
                 (state.kv.txn_read_only(&req, max_ops).map_err(status)?, state.kv.current_revision());
             return Ok(Response::new(convert::txn_response_to_pb(resp, self.ctx.header_value(rev))));
         }
         self.check_quota()?;
+        self.check_size(len)?;
         let applied = propose(&self.ctx, apply::Request::Txn(req)).await?;
         match applied.result.map_err(status)? {
             Applied::Txn(r) => {
@@ -141,5 +180,45 @@ impl Kv for KvService {
         applied.result.map_err(status)?;
         // Compaction is physical at apply time, so `physical` has nothing to wait for.
         Ok(Response::new(pb::CompactionResponse { header: self.ctx.header(applied.revision) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::encoding::{encode_key, encode_varint, WireType};
+
+    /// etcd's raft entry for a request, built field by field: InternalRaftRequest
+    /// { header (100): RequestHeader { ID (1) }, put (4): request }.
+    fn etcd_entry(id: u64, request: &[u8]) -> Vec<u8> {
+        let mut header = Vec::new();
+        encode_key(1, WireType::Varint, &mut header);
+        encode_varint(id, &mut header);
+        let mut entry = Vec::new();
+        encode_key(100, WireType::LengthDelimited, &mut entry);
+        encode_varint(header.len() as u64, &mut entry);
+        entry.extend_from_slice(&header);
+        encode_key(4, WireType::LengthDelimited, &mut entry);
+        encode_varint(request.len() as u64, &mut entry);
+        entry.extend_from_slice(request);
+        entry
+    }
+
+    #[test]
+    fn raft_entry_len_is_etcds_entry_size() {
+        let ms_clock = 0x01_2345_6789u64;
+        for member_id in
+            [0x0000_0000_0000_0001u64, 0xe5ec_dd5c_7bb8_0a05, 0xe5ec_dd5c_7bb8_ca5f, 0x1234_0000_0000_ffff]
+        {
+            let id = ((member_id & 0xffff) << 48) | (ms_clock << 8) | 7;
+            for request_len in [0usize, 1, 127, 128, 1000, 1024, 16_383, 16_384, 1 << 20] {
+                let request = vec![b'x'; request_len];
+                assert_eq!(
+                    raft_entry_len(member_id, request_len),
+                    etcd_entry(id, &request).len(),
+                    "member {member_id:x}, request {request_len} bytes"
+                );
+            }
+        }
     }
 }

@@ -10,6 +10,8 @@ pub mod cluster;
 pub mod convert;
 pub mod kv;
 pub mod maintenance;
+#[cfg(not(madsim))]
+pub mod oversize;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +76,46 @@ pub async fn propose(
     }
 }
 
+/// Bind `$addr`, spawn `$router` on it until `$shutdown` turns true; evaluates to
+/// `Ok((bound_addr, join_handle))`. (A macro: tonic's router types differ between
+/// the real and the simulated build.)
+macro_rules! spawn_router {
+    ($router:expr, $addr:expr, $shutdown:expr, $what:literal) => {{
+        let router = $router;
+        let addr = $addr;
+        let signal = async move {
+            while !*$shutdown.borrow() {
+                if $shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        #[cfg(not(madsim))]
+        {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("listen on {addr} ({} URL): {e}", $what))?;
+            let bound = listener.local_addr().map_err(|e| e.to_string())?;
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let handle = tokio::spawn(async move {
+                if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                    tracing::error!(error = %e, concat!($what, " server stopped"));
+                }
+            });
+            Ok((bound, handle))
+        }
+        #[cfg(madsim)]
+        {
+            let handle = tokio::spawn(async move {
+                if let Err(e) = router.serve_with_shutdown(addr, signal).await {
+                    tracing::error!(error = %e, concat!($what, " server stopped"));
+                }
+            });
+            Ok((addr, handle))
+        }
+    }};
+}
+
 /// Bind `addr` and serve every registered service on it until `shutdown` turns true.
 /// Returns the bound address (a port of 0 picks a free one) and the server task.
 pub async fn serve(
@@ -91,42 +133,31 @@ pub async fn serve(
     let kv = KvServer::new(kv::KvService { ctx: ctx.clone() });
     let maint = MaintenanceServer::new(maintenance::MaintenanceService { ctx: ctx.clone() });
     let cluster = ClusterServer::new(cluster::ClusterService { ctx: ctx.clone() });
+    // Over that limit, etcd's code and message rather than tonic's (see `oversize`).
     #[cfg(not(madsim))]
     let (kv, maint, cluster) = (
-        kv.max_decoding_message_size(max_msg).max_encoding_message_size(usize::MAX),
-        maint.max_decoding_message_size(max_msg).max_encoding_message_size(usize::MAX),
-        cluster.max_decoding_message_size(max_msg),
+        oversize::EtcdOversize(kv.max_decoding_message_size(max_msg).max_encoding_message_size(usize::MAX)),
+        oversize::EtcdOversize(
+            maint.max_decoding_message_size(max_msg).max_encoding_message_size(usize::MAX),
+        ),
+        oversize::EtcdOversize(cluster.max_decoding_message_size(max_msg)),
     );
     #[cfg(madsim)]
     let _ = max_msg;
     let router = tonic::transport::Server::builder().add_service(kv).add_service(maint).add_service(cluster);
-    let signal = async move {
-        while !*shutdown.borrow() {
-            if shutdown.changed().await.is_err() {
-                break;
-            }
-        }
-    };
+    spawn_router!(router, addr, shutdown, "client")
+}
+
+/// Serve the peer (raft transport) service on `addr` until `shutdown` turns true.
+pub async fn serve_peer(
+    node: crate::raft::RaftNode,
+    addr: std::net::SocketAddr,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
+    use crate::proto::metastorepeerpb::raft_peer_server::RaftPeerServer;
+    let svc = RaftPeerServer::new(crate::raft::peer_service::PeerService { node });
     #[cfg(not(madsim))]
-    {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("listen on {addr}: {e}"))?;
-        let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let handle = tokio::spawn(async move {
-            if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
-                tracing::error!(error = %e, "client server stopped");
-            }
-        });
-        Ok((bound, handle))
-    }
-    #[cfg(madsim)]
-    {
-        let handle = tokio::spawn(async move {
-            if let Err(e) = router.serve_with_shutdown(addr, signal).await {
-                tracing::error!(error = %e, "client server stopped");
-            }
-        });
-        Ok((addr, handle))
-    }
+    let svc = svc.max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
+    let router = tonic::transport::Server::builder().add_service(svc);
+    spawn_router!(router, addr, shutdown, "peer")
 }

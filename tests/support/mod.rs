@@ -127,13 +127,18 @@ impl Proc {
 
     /// Wait until a log line contains `needle`, or the process exits (then None).
     pub fn wait_line(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        self.wait_line_any(&[needle], timeout)
+    }
+
+    /// Wait until a log line contains any of `needles`, or the process exits (None).
+    pub fn wait_line_any(&mut self, needles: &[&str], timeout: Duration) -> Option<String> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.lines.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(line) => {
                     self.log.push(line.clone());
-                    if line.contains(needle) {
+                    if needles.iter().any(|n| line.contains(n)) {
                         return Some(line);
                     }
                 }
@@ -144,10 +149,12 @@ impl Proc {
         }
     }
 
-    /// Wait for "ready to serve client requests" only (the line etcd and metastore
-    /// both print once they serve clients).
+    /// Wait until clients are served: metastore (and etcd's capnslog logger) print
+    /// "ready to serve client requests", etcd 3.4's zap logger prints "serving client
+    /// traffic insecurely" instead (both after the member is published).
     pub fn wait_serving(&mut self) {
-        if self.wait_line("ready to serve client requests", Duration::from_secs(60)).is_none() {
+        let needles = ["ready to serve client requests", "serving client traffic insecurely"];
+        if self.wait_line_any(&needles, Duration::from_secs(60)).is_none() {
             panic!("{} did not become ready; log:\n{}", self.name, self.log.join("\n"));
         }
     }
