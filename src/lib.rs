@@ -16,4 +16,5 @@ pub mod node;
 pub mod proto;
 pub mod raft;
 pub mod server;
+pub mod shutdown;
 pub mod storage;

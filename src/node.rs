@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::apply::ApplyLimits;
+use crate::apply::{ApplyLimits, MemberAttrs, Request};
 use crate::config::{url_host_port, Config};
 use crate::env::Disk;
 use crate::ids;
 use crate::raft::{MemberInfo, RaftConfig, RaftNode};
 use crate::server::{self, Context, Ctx};
+use crate::shutdown::Shutdown;
 use crate::storage::meta;
 
 /// Who this data directory belongs to; written once at bootstrap.
@@ -32,7 +33,7 @@ pub struct Identity {
 
 pub struct Node {
     pub ctx: Ctx,
-    shutdown: tokio::sync::watch::Sender<bool>,
+    shutdown: Shutdown,
     servers: Vec<tokio::task::JoinHandle<()>>,
     /// Addresses actually bound, in `--listen-client-urls` order.
     pub client_addrs: Vec<SocketAddr>,
@@ -107,6 +108,37 @@ pub fn listen_addr(url: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
+/// Publish this member's name and client URLs through raft (what MemberList shows),
+/// retrying until it succeeds or `within` passes.
+async fn publish(node: &RaftNode, member_id: u64, cfg: &Config, within: Duration) {
+    let attrs = MemberAttrs { name: cfg.name.clone(), client_urls: cfg.advertise_client_urls.clone() };
+    if node.state().read().members.get(&member_id) == Some(&attrs) {
+        return;
+    }
+    let attempt = async {
+        loop {
+            let req = Request::Publish { member_id, attrs: attrs.clone() };
+            match node.propose(req).await {
+                // Applied on the leader; wait until it is applied here too, so that
+                // "published" means this member's own MemberList shows it.
+                Ok(_) => {
+                    while node.state().read().members.get(&member_id) != Some(&attrs) {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "publish failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    if tokio::time::timeout(within, attempt).await.is_err() {
+        tracing::warn!("could not publish member attributes yet");
+    }
+}
+
 impl Node {
     /// Start a node: open or bootstrap its data, start raft, wait for a leader,
     /// start serving clients.
@@ -145,17 +177,19 @@ impl Node {
             meta::save_small_file(disk.as_ref(), &id_path, &bytes)
                 .map_err(|e| format!("write {}: {e}", id_path.display()))?;
         }
-        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let shutdown = Shutdown::new();
         let mut servers = Vec::new();
         for url in &cfg.listen_peer_urls {
             let addr = listen_addr(url)?;
-            let (_bound, handle) = server::serve_peer(node.clone(), addr, rx.clone()).await?;
+            let (_bound, handle) = server::serve_peer(node.clone(), addr, shutdown.clone()).await?;
             servers.push(handle);
         }
         // As etcd: serve clients once the member has joined a cluster with a leader.
         let leader_wait = Duration::from_millis(cfg.election_timeout_ms.max(100) * 50);
         if let Err(e) = node.wait_for_leader(leader_wait).await {
             tracing::warn!(error = %e, "no leader yet; serving clients anyway (they get \"no leader\")");
+        } else {
+            publish(&node, identity.member_id, cfg, leader_wait).await;
         }
         let ctx = Arc::new(Context {
             node,
@@ -168,7 +202,7 @@ impl Node {
         let mut client_addrs = Vec::new();
         for url in &cfg.listen_client_urls {
             let addr = listen_addr(url)?;
-            let (bound, handle) = server::serve(ctx.clone(), addr, rx.clone()).await?;
+            let (bound, handle) = server::serve(ctx.clone(), addr, shutdown.clone()).await?;
             client_addrs.push(bound);
             servers.push(handle);
         }
@@ -192,7 +226,7 @@ impl Node {
     /// Stop serving, let in-flight requests finish or fail, stop raft (its WAL is
     /// synced on every acknowledged append).
     pub async fn stop(self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.trigger();
         for h in self.servers {
             let _ = h.await;
         }

@@ -7,6 +7,7 @@
 //! No async, no I/O: the raft glue (`raft::state_machine`) calls [`KvState::apply`]
 //! under a lock and serves reads from the same state.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,22 @@ pub enum Request {
     Put(PutRequest),
     DeleteRange(DeleteRangeRequest),
     Txn(TxnRequest),
-    Compact { revision: i64 },
+    Compact {
+        revision: i64,
+    },
+    /// A member publishes its name and client URLs once it serves (etcd's
+    /// "published local member to cluster through raft").
+    Publish {
+        member_id: u64,
+        attrs: MemberAttrs,
+    },
+}
+
+/// What a member publishes about itself through raft.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberAttrs {
+    pub name: String,
+    pub client_urls: Vec<String>,
 }
 
 impl fmt::Display for Request {
@@ -34,6 +50,7 @@ impl fmt::Display for Request {
                 write!(f, "txn(cmp={}, then={}, else={})", t.compare.len(), t.success.len(), t.failure.len())
             }
             Request::Compact { revision } => write!(f, "compact({revision})"),
+            Request::Publish { member_id, attrs } => write!(f, "publish({member_id:x}, {})", attrs.name),
         }
     }
 }
@@ -45,6 +62,7 @@ pub enum Response {
     DeleteRange(DeleteRangeResponse),
     Txn(TxnResponse),
     Compact,
+    Publish,
 }
 
 /// What applying one entry produced: the store revision right after it (the
@@ -76,6 +94,15 @@ pub struct KvState {
     /// Approximate bytes held by the store (keys, values, per-version overhead):
     /// what `--quota-backend-bytes` and Status's dbSize measure.
     size_bytes: u64,
+    /// Published member attributes, by member ID.
+    pub members: BTreeMap<u64, MemberAttrs>,
+}
+
+/// The snapshot image of [`KvState`]: the MVCC store's own encoding plus the rest.
+#[derive(Serialize, Deserialize)]
+struct StateImage {
+    kv: Vec<u8>,
+    members: BTreeMap<u64, MemberAttrs>,
 }
 
 /// Per stored version, beyond key and value bytes (see mvcc::store's layout).
@@ -100,7 +127,7 @@ fn no_leases(_id: i64) -> bool {
 
 impl KvState {
     pub fn new(limits: ApplyLimits) -> Self {
-        KvState { kv: KvStore::new(), limits, size_bytes: 0 }
+        KvState { kv: KvStore::new(), limits, size_bytes: 0, members: BTreeMap::new() }
     }
 
     pub fn size_bytes(&self) -> u64 {
@@ -118,6 +145,10 @@ impl KvState {
                 self.size_bytes = store_size(&self.kv);
                 (Response::Compact, Vec::new())
             }),
+            Request::Publish { member_id, attrs } => {
+                self.members.insert(*member_id, attrs.clone());
+                Ok((Response::Publish, Vec::new()))
+            }
         };
         let result = result.map(|(response, events)| {
             self.size_bytes += events_size(&events);
@@ -128,12 +159,36 @@ impl KvState {
 
     /// Snapshot of the replicated state.
     pub fn encode(&self) -> Vec<u8> {
-        self.kv.encode_snapshot()
+        let image = StateImage { kv: self.kv.encode_snapshot(), members: self.members.clone() };
+        // Serializing plain owned data into a Vec cannot fail.
+        bincode::serialize(&image).unwrap_or_default()
     }
 
     pub fn decode(bytes: &[u8], limits: ApplyLimits) -> std::result::Result<Self, Error> {
-        let kv = KvStore::decode_snapshot(bytes)?;
+        let image: StateImage = bincode::deserialize(bytes)
+            .map_err(|e| Error::Internal(format!("state snapshot is corrupt: {e}")))?;
+        let kv = KvStore::decode_snapshot(&image.kv)?;
         let size_bytes = store_size(&kv);
-        Ok(KvState { kv, limits, size_bytes })
+        Ok(KvState { kv, limits, size_bytes, members: image.members })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mvcc::PutRequest;
+
+    #[test]
+    fn snapshot_round_trip_keeps_kv_and_members() {
+        let mut st = KvState::new(ApplyLimits::default());
+        let put = PutRequest { key: b"k".to_vec(), value: b"v".to_vec(), ..Default::default() };
+        assert_eq!(st.apply(&Request::Put(put)).revision, 2);
+        let attrs = MemberAttrs { name: "m1".into(), client_urls: vec!["http://127.0.0.1:1".into()] };
+        st.apply(&Request::Publish { member_id: 7, attrs: attrs.clone() });
+        let back = KvState::decode(&st.encode(), ApplyLimits::default()).unwrap();
+        assert_eq!(back.kv, st.kv);
+        assert_eq!(back.members.get(&7), Some(&attrs));
+        assert_eq!(back.size_bytes(), st.size_bytes());
+        assert!(KvState::decode(&st.encode()[..10], ApplyLimits::default()).is_err());
     }
 }

@@ -154,11 +154,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Cursor<Vec<u8>>,
     ) -> Result<(), io::Error> {
         let data = snapshot.into_inner();
+        let bytes = data.len();
         let state = KvState::decode(&data, self.limits).map_err(invalid)?;
         self.persist(meta, data).await?;
         *self.shared.write() = state;
         *self.shared.applied.write().unwrap_or_else(|p| p.into_inner()) =
             (meta.last_log_id, meta.last_membership.clone());
+        // As etcd logs it: a member that fell behind the leader's purged log.
+        tracing::info!(bytes, last_log_id = ?meta.last_log_id, "applied incoming raft snapshot");
         Ok(())
     }
 

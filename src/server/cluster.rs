@@ -38,17 +38,23 @@ impl Cluster for ClusterService {
         &self,
         _r: Request<pb::MemberListRequest>,
     ) -> Result<Response<pb::MemberListResponse>, Status> {
+        let published = self.ctx.node.state().read().members.clone();
         let members = self
             .ctx
             .node
             .members()
             .into_iter()
-            .map(|(id, info, is_learner)| pb::Member {
-                id,
-                name: info.name,
-                peer_ur_ls: info.peer_urls,
-                client_ur_ls: info.client_urls,
-                is_learner,
+            .map(|(id, info, is_learner)| {
+                // Name and client URLs as the member published them (empty until it
+                // has started, as etcd shows).
+                let attrs = published.get(&id);
+                pb::Member {
+                    id,
+                    name: attrs.map(|a| a.name.clone()).unwrap_or_default(),
+                    peer_ur_ls: info.peer_urls,
+                    client_ur_ls: attrs.map(|a| a.client_urls.clone()).unwrap_or_default(),
+                    is_learner,
+                }
             })
             .collect();
         // etcd's cluster service header carries no revision (v3rpc/member.go `header()`).

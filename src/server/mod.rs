@@ -83,13 +83,8 @@ macro_rules! spawn_router {
     ($router:expr, $addr:expr, $shutdown:expr, $what:literal) => {{
         let router = $router;
         let addr = $addr;
-        let signal = async move {
-            while !*$shutdown.borrow() {
-                if $shutdown.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
+        let shutdown: crate::shutdown::Shutdown = $shutdown;
+        let signal = async move { shutdown.wait().await };
         #[cfg(not(madsim))]
         {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -121,7 +116,7 @@ macro_rules! spawn_router {
 pub async fn serve(
     ctx: Ctx,
     addr: std::net::SocketAddr,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: crate::shutdown::Shutdown,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     use crate::proto::etcdserverpb::cluster_server::ClusterServer;
     use crate::proto::etcdserverpb::kv_server::KvServer;
@@ -152,7 +147,7 @@ pub async fn serve(
 pub async fn serve_peer(
     node: crate::raft::RaftNode,
     addr: std::net::SocketAddr,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: crate::shutdown::Shutdown,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     use crate::proto::metastorepeerpb::raft_peer_server::RaftPeerServer;
     let svc = RaftPeerServer::new(crate::raft::peer_service::PeerService { node });

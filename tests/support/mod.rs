@@ -33,17 +33,34 @@ pub struct Proc {
     pub client_port: u16,
     pub peer_port: u16,
     pub data_dir: PathBuf,
+    /// `--name` and `--initial-cluster`, kept for [`Proc::restart`].
+    pub member: String,
+    pub initial_cluster: String,
     /// Every stderr line so far (the log), fed by a reader thread.
     lines: mpsc::Receiver<String>,
     pub log: Vec<String>,
 }
 
 pub fn args(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[&str]) -> Vec<String> {
+    let cluster = format!("m1=http://127.0.0.1:{peer_port}");
+    member_args("m1", &cluster, data_dir, client_port, peer_port, extra)
+}
+
+/// etcd's flags for member `member` of the static cluster `initial_cluster`
+/// (`name=peer_url,...`), serving clients on `client_port` and peers on `peer_port`.
+pub fn member_args(
+    member: &str,
+    initial_cluster: &str,
+    data_dir: &Path,
+    client_port: u16,
+    peer_port: u16,
+    extra: &[&str],
+) -> Vec<String> {
     let client = format!("http://127.0.0.1:{client_port}");
     let peer = format!("http://127.0.0.1:{peer_port}");
     let mut a: Vec<String> = vec![
         "--name".into(),
-        "m1".into(),
+        member.into(),
         "--data-dir".into(),
         data_dir.display().to_string(),
         "--listen-client-urls".into(),
@@ -53,9 +70,9 @@ pub fn args(data_dir: &Path, client_port: u16, peer_port: u16, extra: &[&str]) -
         "--listen-peer-urls".into(),
         peer.clone(),
         "--initial-advertise-peer-urls".into(),
-        peer.clone(),
+        peer,
         "--initial-cluster".into(),
-        format!("m1={peer}"),
+        initial_cluster.into(),
     ];
     a.extend(extra.iter().map(|s| s.to_string()));
     a
@@ -83,9 +100,41 @@ impl Proc {
         peer_port: u16,
         extra: &[&str],
     ) -> Proc {
+        let cluster = format!("m1=http://127.0.0.1:{peer_port}");
+        Proc::spawn_member_of(bin, "m1", &cluster, data_dir, client_port, peer_port, extra)
+    }
+
+    /// Start the metastore binary as member `member` of the static cluster
+    /// `initial_cluster` (`name=peer_url,...`); does not wait for readiness.
+    pub fn spawn_member(
+        member: &str,
+        initial_cluster: &str,
+        data_dir: &Path,
+        client_port: u16,
+        peer_port: u16,
+        extra: &[&str],
+    ) -> Proc {
+        let bin = Path::new(env!("CARGO_BIN_EXE_metastore"));
+        Proc::spawn_member_of(bin, member, initial_cluster, data_dir, client_port, peer_port, extra)
+    }
+
+    /// Start `bin` with [`member_args`]; does not wait for readiness. `ETCD_*`
+    /// variables of the test's own environment are not passed on, so the flags alone
+    /// configure it.
+    pub fn spawn_member_of(
+        bin: &Path,
+        member: &str,
+        initial_cluster: &str,
+        data_dir: &Path,
+        client_port: u16,
+        peer_port: u16,
+        extra: &[&str],
+    ) -> Proc {
         let name = bin.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let mut cmd = Command::new(bin);
-        cmd.args(args(data_dir, client_port, peer_port, extra)).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.args(member_args(member, initial_cluster, data_dir, client_port, peer_port, extra))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("ETCD_") {
                 cmd.env_remove(key);
@@ -107,6 +156,8 @@ impl Proc {
             client_port,
             peer_port,
             data_dir: data_dir.to_path_buf(),
+            member: member.to_string(),
+            initial_cluster: initial_cluster.to_string(),
             lines: rx,
             log: Vec::new(),
         }
@@ -119,10 +170,41 @@ impl Proc {
         p
     }
 
+    /// Start again on the same ports and data dir (as the same member of the same
+    /// cluster), and wait for readiness.
     pub fn restart(&mut self, extra: &[&str]) {
-        let mut p = Proc::spawn(&self.data_dir, self.client_port, self.peer_port, extra);
-        p.wait_ready();
+        self.respawn(extra);
+        self.wait_ready();
+    }
+
+    /// Start again on the same ports and data dir (as the same member of the same
+    /// cluster); does not wait for readiness. The old process must have exited.
+    pub fn respawn(&mut self, extra: &[&str]) {
+        let bin = Path::new(env!("CARGO_BIN_EXE_metastore"));
+        let p = Proc::spawn_member_of(
+            bin,
+            &self.member,
+            &self.initial_cluster,
+            &self.data_dir,
+            self.client_port,
+            self.peer_port,
+            extra,
+        );
         *self = p;
+    }
+
+    /// Move every log line received so far into [`Proc::log`].
+    pub fn drain_log(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.log.push(line);
+        }
+    }
+
+    /// The last `n` log lines received so far, for failure messages.
+    pub fn log_tail(&mut self, n: usize) -> String {
+        self.drain_log();
+        let from = self.log.len().saturating_sub(n);
+        self.log[from..].join("\n")
     }
 
     /// Wait until a log line contains `needle`, or the process exits (then None).
@@ -178,9 +260,14 @@ impl Proc {
 
     /// SIGTERM and wait; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.sigterm();
         let status = self.child.wait().expect("wait for metastore");
         status.code()
+    }
+
+    /// Send SIGTERM; does not wait.
+    pub fn sigterm(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
     }
 
     /// Wait for the process to exit by itself; returns its code and the whole log.
