@@ -68,31 +68,7 @@ pub fn member_config(members: &[(String, Ipv4Addr)], me: usize, snapshot_count: 
 
 /// etcd-style flags for a single-member cluster on `ip`.
 pub fn single_member_config(name: &str, ip: Ipv4Addr, snapshot_count: u64) -> Config {
-    let args: Vec<String> = [
-        "--name",
-        name,
-        "--data-dir",
-        "/data",
-        "--listen-client-urls",
-        &format!("http://{ip}:2379"),
-        "--advertise-client-urls",
-        &format!("http://{ip}:2379"),
-        "--listen-peer-urls",
-        &format!("http://{ip}:2380"),
-        "--initial-advertise-peer-urls",
-        &format!("http://{ip}:2380"),
-        "--initial-cluster",
-        &format!("{name}=http://{ip}:2380"),
-        "--snapshot-count",
-        &snapshot_count.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    match config::parse(&args, &|_| None) {
-        Ok(c) => c,
-        Err(e) => panic!("harness built bad flags: {e}"),
-    }
+    member_config(&[(name.to_string(), ip)], 0, snapshot_count)
 }
 
 impl SimMember {
