@@ -8,6 +8,8 @@
 
 pub mod cluster;
 pub mod convert;
+#[cfg(not(madsim))]
+pub mod h2_authority;
 pub mod kv;
 pub mod maintenance;
 #[cfg(not(madsim))]
@@ -91,7 +93,11 @@ macro_rules! spawn_router {
                 .await
                 .map_err(|e| format!("listen on {addr} ({} URL): {e}", $what))?;
             let bound = listener.local_addr().map_err(|e| e.to_string())?;
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            // Accept a full URL as `:authority`, as etcd does (see `h2_authority`).
+            let incoming = tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                |conn| conn.map(crate::server::h2_authority::AuthorityFix::new),
+            );
             let handle = tokio::spawn(async move {
                 if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
                     tracing::error!(error = %e, concat!($what, " server stopped"));
