@@ -178,7 +178,7 @@ impl RaftNode {
     /// it leads, else through the leader (transparently, as etcd forwards). While no
     /// member leads, waits up to [`LEADER_WAIT`] for one.
     pub async fn propose(&self, req: Request) -> Result<Applied, Error> {
-        let leader = match self.status().leader {
+        let leader = match self.leader() {
             Some(l) => l,
             None => self.wait_for_leader(LEADER_WAIT).await?,
         };
@@ -191,7 +191,8 @@ impl RaftNode {
     }
 
     fn member_info(&self, id: u64) -> Option<MemberInfo> {
-        self.members().into_iter().find(|(m, _, _)| *m == id).map(|(_, info, _)| info)
+        let membership = self.raft.metrics().borrow_watched().membership_config.clone();
+        membership.membership().get_node(&id).cloned()
     }
 
     /// Propose on this member only (the peer service's Propose: never a second hop).
@@ -248,8 +249,20 @@ impl RaftNode {
         }
     }
 
+    /// Current raft term (every response header carries it: read without copying
+    /// the whole metrics).
+    pub fn term(&self) -> u64 {
+        self.raft.metrics().borrow_watched().current_term
+    }
+
+    /// The member this one believes leads, if any.
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow_watched().current_leader
+    }
+
     pub fn status(&self) -> RaftStatus {
-        let m = self.raft.metrics().borrow_watched().clone();
+        let rx = self.raft.metrics();
+        let m = rx.borrow_watched();
         RaftStatus {
             leader: m.current_leader,
             term: m.current_term,
@@ -268,8 +281,8 @@ impl RaftNode {
 
     /// Members as raft knows them (id → info), voters and learners alike.
     pub fn members(&self) -> Vec<(u64, MemberInfo, bool)> {
-        let m = self.raft.metrics().borrow_watched().clone();
-        let cfg = m.membership_config.membership();
+        let membership = self.raft.metrics().borrow_watched().membership_config.clone();
+        let cfg = membership.membership();
         let voters: std::collections::BTreeSet<u64> = cfg.voter_ids().collect();
         cfg.nodes().map(|(id, info)| (*id, info.clone(), !voters.contains(id))).collect()
     }
@@ -278,7 +291,7 @@ impl RaftNode {
     pub async fn wait_for_leader(&self, timeout: Duration) -> Result<u64, Error> {
         let poll = async {
             loop {
-                if let Some(l) = self.status().leader {
+                if let Some(l) = self.leader() {
                     return l;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;

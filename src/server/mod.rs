@@ -50,7 +50,7 @@ impl Context {
             cluster_id: self.cluster_id,
             member_id: self.member_id,
             revision,
-            raft_term: self.node.status().term,
+            raft_term: self.node.term(),
         }
     }
 
