@@ -32,6 +32,9 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
 /// Flags that are booleans (`--flag`, `--flag=true|false`).
 const BOOL_FLAGS: &[&str] = &["version", "help", "strict-reconfig-check"];
 
+/// Boolean flags whose default is true.
+const DEFAULT_TRUE_FLAGS: &[&str] = &["strict-reconfig-check"];
+
 /// Boolean etcd flags we accept but do not act on yet (never consume a value).
 const IGNORED_BOOL_FLAGS: &[&str] = &[
     "auto-tls",
@@ -67,6 +70,8 @@ pub struct Config {
     pub quota_backend_bytes: u64,
     pub heartbeat_interval_ms: u64,
     pub election_timeout_ms: u64,
+    /// Refuse member changes that could lose quorum (etcd's default: on).
+    pub strict_reconfig_check: bool,
     pub log_level: String,
     pub show_version: bool,
     pub show_help: bool,
@@ -145,7 +150,7 @@ pub fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     let get_bool = |flag: &str| -> Result<bool, String> {
         match values.get(flag).cloned().or_else(|| env(&env_name(flag))) {
             Some(v) => parse_bool(flag, &v),
-            None => Ok(false),
+            None => Ok(DEFAULT_TRUE_FLAGS.contains(&flag)),
         }
     };
     build(&get, &get_bool, warnings)
@@ -193,6 +198,7 @@ fn build(
         quota_backend_bytes: if quota <= 0 { DEFAULT_QUOTA_BYTES } else { quota as u64 },
         heartbeat_interval_ms: parse_num("heartbeat-interval", &get("heartbeat-interval"))?,
         election_timeout_ms: parse_num("election-timeout", &get("election-timeout"))?,
+        strict_reconfig_check: get_bool("strict-reconfig-check")?,
         log_level: get("log-level"),
         show_version: get_bool("version")?,
         show_help: get_bool("help")?,

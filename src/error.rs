@@ -45,6 +45,19 @@ pub enum Error {
     LeaderChanged,
     Timeout,
     Stopped,
+    /// Member changes (the Cluster service) and MoveLeader.
+    MemberExist,
+    PeerUrlExist,
+    MemberNotEnoughStarted,
+    MemberBadUrls,
+    MemberNotFound,
+    MemberNotLearner,
+    LearnerNotReady,
+    TooManyLearners,
+    NotLeader,
+    BadLeaderTransferee,
+    LeaderTransferTimeout,
+    ClusterIdMismatch,
     /// A corruption or internal failure; the message says what broke.
     Internal(String),
     /// A malformed request that etcd rejects with InvalidArgument; carries etcd's text.
@@ -62,7 +75,18 @@ impl Error {
             InvalidArgument(_) => Code::InvalidArgument,
             LeaseNotFound => Code::NotFound,
             NoSpace => Code::ResourceExhausted,
-            NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
+            NoLeader | LeaderChanged | Timeout | Stopped | LeaderTransferTimeout => Code::Unavailable,
+            MemberExist
+            | PeerUrlExist
+            | MemberNotEnoughStarted
+            | MemberNotLearner
+            | LearnerNotReady
+            | TooManyLearners
+            | NotLeader
+            | BadLeaderTransferee
+            | ClusterIdMismatch => Code::FailedPrecondition,
+            MemberBadUrls => Code::InvalidArgument,
+            MemberNotFound => Code::NotFound,
             Internal(_) => Code::Internal,
         }
     }
@@ -83,6 +107,22 @@ impl Error {
             LeaderChanged => "etcdserver: leader changed".into(),
             Timeout => "etcdserver: request timed out".into(),
             Stopped => "etcdserver: server stopped".into(),
+            MemberExist => "etcdserver: member ID already exist".into(),
+            PeerUrlExist => "etcdserver: Peer URLs already exists".into(),
+            MemberNotEnoughStarted => {
+                "etcdserver: re-configuration failed due to not enough started members".into()
+            }
+            MemberBadUrls => "etcdserver: given member URLs are invalid".into(),
+            MemberNotFound => "etcdserver: member not found".into(),
+            MemberNotLearner => "etcdserver: can only promote a learner member".into(),
+            LearnerNotReady => {
+                "etcdserver: can only promote a learner member which is in sync with leader".into()
+            }
+            TooManyLearners => "etcdserver: too many learner members in cluster".into(),
+            NotLeader => "etcdserver: not leader".into(),
+            BadLeaderTransferee => "etcdserver: bad leader transferee".into(),
+            LeaderTransferTimeout => "etcdserver: request timed out, leader transfer took too long".into(),
+            ClusterIdMismatch => "etcdserver: cluster ID mismatch".into(),
             Internal(m) => m.clone(),
             InvalidArgument(m) => m.clone(),
         }

@@ -102,6 +102,10 @@ mod real {
                 tracing::info!("received signal; shutting down");
                 0
             }
+            () = node.wait_removed() => {
+                tracing::warn!("the member has been permanently removed from the cluster; shutting down");
+                0
+            }
             fatal = node.wait_fatal() => {
                 // As etcd does on a WAL/fsync failure: stop rather than serve without
                 // durability; a supervisor restarts us and recovery replays the disk.

@@ -17,7 +17,7 @@ use crate::apply::{ApplyLimits, MemberAttrs, Request};
 use crate::config::{url_host_port, Config};
 use crate::env::Disk;
 use crate::ids;
-use crate::raft::{MemberInfo, RaftConfig, RaftNode};
+use crate::raft::{ClusterInfo, MemberInfo, RaftConfig, RaftNode};
 use crate::server::{self, Context, Ctx};
 use crate::shutdown::Shutdown;
 use crate::storage::meta;
@@ -139,6 +139,89 @@ async fn publish(node: &RaftNode, member_id: u64, cfg: &Config, within: Duration
     }
 }
 
+/// Peer URLs of the other members named in --initial-cluster.
+fn other_peer_urls(cfg: &Config) -> Vec<String> {
+    cfg.initial_cluster.iter().filter(|(name, _)| *name != cfg.name).map(|(_, url)| url.clone()).collect()
+}
+
+/// Ask the member at `url` who is in its cluster.
+async fn ask_members(url: &str) -> Result<ClusterInfo, String> {
+    let mut client = crate::raft::network::connect(url).await?;
+    let msg = crate::proto::metastorepeerpb::RaftMessage { data: vec![], cluster_id: 0 };
+    let resp = tokio::time::timeout(Duration::from_secs(2), client.members(msg))
+        .await
+        .map_err(|_| format!("{url}: no answer"))?
+        .map_err(|s| format!("{url}: {}", s.message()))?;
+    crate::raft::network::decode(&resp.into_inner().data)
+}
+
+/// Joining an existing cluster (`--initial-cluster-state existing`, no data yet): ask
+/// the other members for the cluster and find ourselves in it by peer URLs (the
+/// member must have been added first, as with etcd's `member add`).
+async fn join_identity(cfg: &Config) -> Result<Identity, String> {
+    let mut own = cfg.initial_advertise_peer_urls.clone();
+    own.sort();
+    let peers = other_peer_urls(cfg);
+    if peers.is_empty() {
+        return Err("--initial-cluster-state=existing needs the other members in --initial-cluster".into());
+    }
+    let deadline = Duration::from_millis(cfg.election_timeout_ms.max(100) * 30);
+    let attempt = async {
+        let mut last_error = String::new();
+        loop {
+            for url in &peers {
+                match ask_members(url).await {
+                    Ok(info) => {
+                        let me = info.members.iter().find(|m| {
+                            let mut urls = m.info.peer_urls.clone();
+                            urls.sort();
+                            urls == own
+                        });
+                        let Some(me) = me else {
+                            return Err(format!(
+                                "member {} (peer URLs {}) is not in the cluster of {url}: add it first \
+                                 (etcdctl member add)",
+                                cfg.name,
+                                own.join(",")
+                            ));
+                        };
+                        return Ok(Identity {
+                            name: cfg.name.clone(),
+                            member_id: me.id,
+                            cluster_id: info.cluster_id,
+                            cluster_token: cfg.initial_cluster_token.clone(),
+                        });
+                    }
+                    Err(e) => last_error = e,
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            tracing::debug!(error = %last_error, "no member answered yet; retrying");
+        }
+    };
+    tokio::time::timeout(deadline, attempt)
+        .await
+        .map_err(|_| format!("could not reach any member of the cluster to join ({})", peers.join(",")))?
+}
+
+/// Refuse to start next to members of another cluster (a data dir or token from a
+/// different cluster): ask each peer once, briefly; silence is not an error.
+async fn check_peers_cluster(cfg: &Config, identity: &Identity) -> Result<(), String> {
+    let asks = other_peer_urls(cfg).into_iter().map(|url| async move { (ask_members(&url).await, url) });
+    for (answer, url) in futures::future::join_all(asks).await {
+        if let Ok(info) = answer {
+            if info.cluster_id != identity.cluster_id {
+                return Err(format!(
+                    "cluster ID mismatch: this member belongs to cluster {:x}, the member at {url} to {:x} \
+                     (a data dir or --initial-cluster-token from another cluster?)",
+                    identity.cluster_id, info.cluster_id
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Node {
     /// Start a node: open or bootstrap its data, start raft, wait for a leader,
     /// start serving clients.
@@ -148,24 +231,22 @@ impl Node {
         let id_path = member_dir.join("identity");
         let (identity, members, fresh) = match load_identity(disk.as_ref(), &id_path)? {
             Some(id) => (id, BTreeMap::new(), false),
-            None => {
-                if !cfg.initial_cluster_state_new {
-                    return Err(
-                        "--initial-cluster-state=existing: joining an existing cluster is not supported yet"
-                            .to_string(),
-                    );
-                }
+            None if cfg.initial_cluster_state_new => {
                 let (id, members) = bootstrap_identity(cfg)?;
                 (id, members, true)
             }
+            None => (join_identity(cfg).await?, BTreeMap::new(), true),
         };
         if !fresh && identity.name != cfg.name {
             tracing::warn!(stored = %identity.name, flag = %cfg.name, "data dir belongs to another member name");
         }
+        check_peers_cluster(cfg, &identity).await?;
         let raft_cfg = RaftConfig {
             member_id: identity.member_id,
+            cluster_id: identity.cluster_id,
+            strict_reconfig_check: cfg.strict_reconfig_check,
+            bootstrap: fresh && !members.is_empty(),
             initial_members: members,
-            bootstrap: fresh,
             heartbeat_interval_ms: cfg.heartbeat_interval_ms.max(1),
             election_timeout_ms: cfg.election_timeout_ms.max(1),
             snapshot_count: cfg.snapshot_count,
@@ -215,6 +296,11 @@ impl Node {
 
     pub fn cluster_id(&self) -> u64 {
         self.ctx.cluster_id
+    }
+
+    /// Resolves once this member has been removed from the cluster (etcd then stops).
+    pub async fn wait_removed(&self) {
+        self.ctx.node.wait_removed().await
     }
 
     /// Resolves if raft stops on a fatal error (e.g. an fsync failed: the WAL can no

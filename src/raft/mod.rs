@@ -4,12 +4,15 @@
 //! uses. Nothing outside this module names an openraft type.
 
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod node;
 pub mod peer_service;
+mod reconfig;
 pub mod runtime;
 pub mod state_machine;
 pub mod types;
 
+pub use membership::{ChangeOutcome, ClusterInfo, MemberChange, MemberRecord};
 pub use node::{RaftConfig, RaftNode, RaftStatus};
 pub use types::MemberInfo;

@@ -7,12 +7,15 @@
 //! call reconnects; openraft backs off on `Unreachable`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::OptionalSend;
 use serde::de::DeserializeOwned;
@@ -29,14 +32,24 @@ pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 /// How long to wait for a TCP/gRPC connection to a peer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// What peers answer a member that is no longer in their cluster (etcd's text).
+pub const REMOVED_MESSAGE: &str = "the member has been permanently removed from the cluster";
+
 #[derive(Clone, Default)]
-pub struct Network;
+pub struct Network {
+    /// Stamped on every message; peers of another cluster refuse them.
+    pub cluster_id: u64,
+    /// Set when a peer says this member was removed from the cluster.
+    pub removed: Arc<AtomicBool>,
+}
 
 /// A connection to one peer, (re)made on demand.
 pub struct Peer {
     target: u64,
     url: Option<String>,
     client: Option<RaftPeerClient<Channel>>,
+    cluster_id: u64,
+    removed: Arc<AtomicBool>,
 }
 
 /// Connect to `url` with a timeout.
@@ -65,7 +78,13 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
     async fn new_client(&mut self, target: u64, node: &MemberInfo) -> Self::Network {
-        Peer { target, url: node.peer_urls.first().cloned(), client: None }
+        Peer {
+            target,
+            url: node.peer_urls.first().cloned(),
+            client: None,
+            cluster_id: self.cluster_id,
+            removed: self.removed.clone(),
+        }
     }
 }
 
@@ -95,11 +114,13 @@ impl Peer {
     {
         let data = encode(req).map_err(|e| RPCError::Network(NetworkError::from_string(e)))?;
         let client = self.client().await?;
-        match tokio::time::timeout(ttl, f(client, RaftMessage { data })).await {
+        let msg = RaftMessage { data, cluster_id: self.cluster_id };
+        match tokio::time::timeout(ttl, f(client, msg)).await {
             Ok(Ok(resp)) => {
                 decode(&resp.into_inner().data).map_err(|e| RPCError::Network(NetworkError::from_string(e)))
             }
             Ok(Err(status)) => {
+                self.note_refusal(&status);
                 self.client = None;
                 Err(RPCError::Unreachable(unreachable(self.target, status.message())))
             }
@@ -107,6 +128,21 @@ impl Peer {
                 self.client = None;
                 Err(RPCError::Unreachable(unreachable(self.target, format!("no answer within {ttl:?}"))))
             }
+        }
+    }
+}
+
+impl Peer {
+    /// A peer that refuses us for good: removed from its cluster, or another cluster.
+    fn note_refusal(&self, status: &tonic::Status) {
+        if status.code() != tonic::Code::FailedPrecondition {
+            return;
+        }
+        if status.message() == REMOVED_MESSAGE {
+            tracing::warn!(peer = %format!("{:x}", self.target), "peer says this member was removed");
+            self.removed.store(true, Ordering::SeqCst);
+        } else {
+            tracing::error!(peer = %format!("{:x}", self.target), status = %status.message(), "peer refused us");
         }
     }
 }
@@ -138,6 +174,14 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         self.call(&rpc, option.soft_ttl(), |mut c, m| async move { c.pre_vote(m).await }).await
     }
 
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call(&req, option.soft_ttl(), |mut c, m| async move { c.transfer_leader(m).await }).await
+    }
+
     async fn full_snapshot(
         &mut self,
         vote: Vote,
@@ -145,7 +189,8 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let chunks = snapshot_chunks(&vote, &snapshot).map_err(|e| unreachable(self.target, e))?;
+        let chunks =
+            snapshot_chunks(&vote, &snapshot, self.cluster_id).map_err(|e| unreachable(self.target, e))?;
         let mut client = self.client().await?;
         let ttl = option.hard_ttl().max(Duration::from_secs(10));
         let send = async move { client.install_snapshot(tokio_stream::iter(chunks)).await };
@@ -168,14 +213,14 @@ impl RaftNetworkV2<TypeConfig> for Peer {
 }
 
 /// Split a snapshot into chunks: the first carries vote and meta.
-fn snapshot_chunks(vote: &Vote, snapshot: &Snapshot) -> Result<Vec<SnapshotChunk>, String> {
+fn snapshot_chunks(vote: &Vote, snapshot: &Snapshot, cluster_id: u64) -> Result<Vec<SnapshotChunk>, String> {
     let data = snapshot.snapshot.get_ref();
     let mut chunks: Vec<SnapshotChunk> = data
         .chunks(SNAPSHOT_CHUNK_BYTES)
-        .map(|c| SnapshotChunk { vote: vec![], meta: vec![], data: c.to_vec(), done: false })
+        .map(|c| SnapshotChunk { data: c.to_vec(), cluster_id, ..Default::default() })
         .collect();
     if chunks.is_empty() {
-        chunks.push(SnapshotChunk::default());
+        chunks.push(SnapshotChunk { cluster_id, ..Default::default() });
     }
     chunks[0].vote = encode(vote)?;
     chunks[0].meta = encode(&snapshot.meta)?;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub const LEADER_WAIT: Duration = Duration::from_secs(3);
 #[derive(Clone, Debug)]
 pub struct RaftConfig {
     pub member_id: u64,
+    pub cluster_id: u64,
+    /// etcd's --strict-reconfig-check.
+    pub strict_reconfig_check: bool,
     /// Members to bootstrap with, if this is a fresh, intended bootstrap.
     pub initial_members: BTreeMap<u64, MemberInfo>,
     pub bootstrap: bool,
@@ -50,16 +54,21 @@ pub struct RaftStatus {
 
 #[derive(Clone)]
 pub struct RaftNode {
-    raft: Raft,
-    shared: Arc<SmShared>,
-    member_id: u64,
-    leaders: LeaderClients,
+    pub(super) raft: Raft,
+    pub(super) shared: Arc<SmShared>,
+    pub(super) member_id: u64,
+    pub(super) cluster_id: u64,
+    pub(super) strict_reconfig_check: bool,
+    pub(super) election_timeout_ms: u64,
+    pub(super) leaders: LeaderClients,
+    /// Set by the network when a peer says we were removed.
+    pub(super) removed: Arc<AtomicBool>,
 }
 
 type WriteError = RaftError<TypeConfig, ClientWriteError<TypeConfig>>;
 
 /// A failed local proposal as etcd reports it.
-fn write_error(e: WriteError) -> Error {
+pub(super) fn write_error(e: WriteError) -> Error {
     match e {
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) if f.leader_id.is_none() => Error::NoLeader,
         RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => Error::LeaderChanged,
@@ -78,7 +87,8 @@ fn write_error(e: WriteError) -> Error {
 /// Cached channels to leaders, by peer URL (a forwarded write must not pay a new
 /// connection). A channel that fails is dropped and made again on the next call.
 #[derive(Clone, Default)]
-struct LeaderClients {
+pub(super) struct LeaderClients {
+    cluster_id: u64,
     by_url: Arc<std::sync::Mutex<std::collections::HashMap<String, PeerClient>>>,
 }
 
@@ -101,17 +111,21 @@ impl LeaderClients {
         self.by_url.lock().unwrap_or_else(|p| p.into_inner()).remove(url);
     }
 
-    /// Call the leader's peer service (Propose / ReadIndex) and decode its answer.
-    async fn ask<T: serde::de::DeserializeOwned>(
+    /// Call the leader's peer service and decode its answer.
+    pub(super) async fn ask<T: serde::de::DeserializeOwned>(
         &self,
         leader: &MemberInfo,
         data: Vec<u8>,
-        propose: bool,
+        call: LeaderCall,
     ) -> Result<T, Error> {
         let url = leader.peer_urls.first().ok_or(Error::NoLeader)?;
         let mut client = self.get(url).await?;
-        let msg = RaftMessage { data };
-        let resp = if propose { client.propose(msg).await } else { client.read_index(msg).await };
+        let msg = RaftMessage { data, cluster_id: self.cluster_id };
+        let resp = match call {
+            LeaderCall::Propose => client.propose(msg).await,
+            LeaderCall::ReadIndex => client.read_index(msg).await,
+            LeaderCall::ChangeMembers => client.change_members(msg).await,
+        };
         let resp = resp.map_err(|s| {
             tracing::debug!(status = %s, "leader call failed");
             self.forget(url);
@@ -119,6 +133,14 @@ impl LeaderClients {
         })?;
         network::decode::<T>(&resp.into_inner().data).map_err(Error::Internal)
     }
+}
+
+/// The follower→leader calls.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum LeaderCall {
+    Propose,
+    ReadIndex,
+    ChangeMembers,
 }
 
 impl RaftNode {
@@ -152,17 +174,32 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| format!("raft config: {e}"))?;
-        let raft = Raft::new(cfg.member_id, Arc::new(rc), Network, log, sm)
+        let removed = Arc::new(AtomicBool::new(false));
+        let network = Network { cluster_id: cfg.cluster_id, removed: removed.clone() };
+        let raft = Raft::new(cfg.member_id, Arc::new(rc), network, log, sm)
             .await
             .map_err(|e| format!("start raft: {e}"))?;
         if cfg.bootstrap && pristine {
             raft.initialize(cfg.initial_members.clone()).await.map_err(|e| format!("bootstrap raft: {e}"))?;
         }
-        Ok(RaftNode { raft, shared, member_id: cfg.member_id, leaders: LeaderClients::default() })
+        Ok(RaftNode {
+            raft,
+            shared,
+            member_id: cfg.member_id,
+            cluster_id: cfg.cluster_id,
+            strict_reconfig_check: cfg.strict_reconfig_check,
+            election_timeout_ms: election,
+            leaders: LeaderClients { cluster_id: cfg.cluster_id, ..Default::default() },
+            removed,
+        })
     }
 
     pub fn member_id(&self) -> u64 {
         self.member_id
+    }
+
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
     }
 
     /// The replicated state, for local reads.
@@ -187,10 +224,10 @@ impl RaftNode {
         }
         let info = self.member_info(leader).ok_or(Error::NoLeader)?;
         let data = network::encode(&req).map_err(Error::Internal)?;
-        self.leaders.ask::<Result<Applied, Error>>(&info, data, true).await?
+        self.leaders.ask::<Result<Applied, Error>>(&info, data, LeaderCall::Propose).await?
     }
 
-    fn member_info(&self, id: u64) -> Option<MemberInfo> {
+    pub(super) fn member_info(&self, id: u64) -> Option<MemberInfo> {
         let membership = self.raft.metrics().borrow_watched().membership_config.clone();
         membership.membership().get_node(&id).cloned()
     }
@@ -227,7 +264,10 @@ impl RaftNode {
                 if id == self.member_id {
                     return Err(Error::LeaderChanged);
                 }
-                let index = self.leaders.ask::<Result<u64, Error>>(&leader, Vec::new(), false).await??;
+                let index = self
+                    .leaders
+                    .ask::<Result<u64, Error>>(&leader, Vec::new(), LeaderCall::ReadIndex)
+                    .await??;
                 self.wait_applied(index).await;
                 Ok(())
             }
@@ -277,14 +317,6 @@ impl RaftNode {
             is_leader: m.state == ServerState::Leader,
             is_learner: m.state == ServerState::Learner,
         }
-    }
-
-    /// Members as raft knows them (id → info), voters and learners alike.
-    pub fn members(&self) -> Vec<(u64, MemberInfo, bool)> {
-        let membership = self.raft.metrics().borrow_watched().membership_config.clone();
-        let cfg = membership.membership();
-        let voters: std::collections::BTreeSet<u64> = cfg.voter_ids().collect();
-        cfg.nodes().map(|(id, info)| (*id, info.clone(), !voters.contains(id))).collect()
     }
 
     /// Wait until some member leads, up to `timeout`.

@@ -1,11 +1,20 @@
 //! The peer gRPC service: raft RPCs from other members into our openraft instance,
-//! plus the two follower→leader calls, Propose and ReadIndex.
+//! the follower→leader calls (Propose, ReadIndex, ChangeMembers), and Members for
+//! joining members.
+//!
+//! Every message carries the sender's cluster ID; one from another cluster is refused
+//! with etcd's "cluster ID mismatch". A vote request from a member that is in neither
+//! our applied nor our latest membership is answered "removed", which makes that
+//! member shut down (as etcd's peers tell a removed member).
 
 use futures::StreamExt;
 use std::io::Cursor;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::network::{decode, encode};
+use openraft::vote::RaftLeaderId;
+
+use super::membership::ChangeOutcome;
+use super::network::{decode, encode, REMOVED_MESSAGE};
 use super::node::RaftNode;
 use super::state_machine::Snapshot;
 use super::types::{SnapshotMeta, Vote};
@@ -23,26 +32,59 @@ fn bad(e: String) -> Status {
 }
 
 fn reply<T: serde::Serialize>(value: &T) -> Result<Response<RaftMessage>, Status> {
-    Ok(Response::new(RaftMessage { data: encode(value).map_err(Status::internal)? }))
+    Ok(Response::new(RaftMessage { data: encode(value).map_err(Status::internal)?, cluster_id: 0 }))
+}
+
+impl PeerService {
+    /// The message's bytes, if it comes from our cluster.
+    fn open(&self, request: Request<RaftMessage>) -> Result<Vec<u8>, Status> {
+        let msg = request.into_inner();
+        self.check_cluster(msg.cluster_id)?;
+        Ok(msg.data)
+    }
+
+    fn check_cluster(&self, cluster_id: u64) -> Result<(), Status> {
+        let ours = self.node.cluster_id();
+        if cluster_id != ours {
+            tracing::warn!(
+                local = %format!("{ours:x}"),
+                remote = %format!("{cluster_id:x}"),
+                "request cluster ID mismatch"
+            );
+            return Err(crate::server::status(Error::ClusterIdMismatch));
+        }
+        Ok(())
+    }
+
+    fn check_candidate(&self, candidate: u64) -> Result<(), Status> {
+        if self.node.is_removed_member(candidate) {
+            return Err(Status::failed_precondition(REMOVED_MESSAGE));
+        }
+        Ok(())
+    }
 }
 
 #[tonic::async_trait]
 impl RaftPeer for PeerService {
     async fn append_entries(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc = decode(&request.into_inner().data).map_err(bad)?;
+        let rpc = decode(&self.open(request)?).map_err(bad)?;
         let resp =
             self.node.raft().append_entries(rpc).await.map_err(|e| Status::unavailable(e.to_string()))?;
         reply(&resp)
     }
 
     async fn vote(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc = decode(&request.into_inner().data).map_err(bad)?;
+        let rpc: openraft::raft::VoteRequest<super::types::TypeConfig> =
+            decode(&self.open(request)?).map_err(bad)?;
+        self.check_candidate(*rpc.vote.leader_id().node_id())?;
         let resp = self.node.raft().vote(rpc).await.map_err(|e| Status::unavailable(e.to_string()))?;
         reply(&resp)
     }
 
     async fn pre_vote(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let rpc = decode(&request.into_inner().data).map_err(bad)?;
+        let rpc: openraft::raft::VoteRequest<super::types::TypeConfig> =
+            decode(&self.open(request)?).map_err(bad)?;
+        self.check_candidate(*rpc.vote.leader_id().node_id())?;
         let resp = self.node.raft().pre_vote(rpc).await.map_err(|e| Status::unavailable(e.to_string()))?;
         reply(&resp)
     }
@@ -59,6 +101,7 @@ impl RaftPeer for PeerService {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             if vote.is_none() {
+                self.check_cluster(chunk.cluster_id)?;
                 vote = Some(decode(&chunk.vote).map_err(bad)?);
                 meta = Some(decode(&chunk.meta).map_err(bad)?);
             }
@@ -82,13 +125,35 @@ impl RaftPeer for PeerService {
     }
 
     async fn propose(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let req = decode(&request.into_inner().data).map_err(bad)?;
+        let req = decode(&self.open(request)?).map_err(bad)?;
         let result: Result<Applied, Error> = self.node.propose_local(req).await;
         reply(&result)
     }
 
-    async fn read_index(&self, _request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+    async fn read_index(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        self.open(request)?;
         let result: Result<u64, Error> = self.node.leader_read_index().await;
         reply(&result)
+    }
+
+    async fn members(&self, _request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        reply(&self.node.cluster_info())
+    }
+
+    async fn change_members(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        let change = decode(&self.open(request)?).map_err(bad)?;
+        let result: Result<ChangeOutcome, Error> = self.node.change_members_local(change).await;
+        reply(&result)
+    }
+
+    async fn transfer_leader(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        let req = decode(&self.open(request)?).map_err(bad)?;
+        let resp = self
+            .node
+            .raft()
+            .handle_transfer_leader(req)
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        reply(&resp)
     }
 }

@@ -127,6 +127,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(req) => Some(self.shared.write().apply(req)),
                 EntryPayload::Blank => None,
                 EntryPayload::Membership(m) => {
+                    // A removed member's published attributes go with it.
+                    self.shared.write().members.retain(|id, _| m.get_node(id).is_some());
                     let mut a = self.shared.applied.write().unwrap_or_else(|p| p.into_inner());
                     a.1 = StoredMembership::new(Some(entry.log_id), m.clone());
                     None

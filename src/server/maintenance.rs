@@ -1,5 +1,5 @@
 //! The Maintenance service: Status (etcdctl endpoint status), Hash, HashKV and
-//! Alarm listing. Defragment, Snapshot, MoveLeader, Downgrade and alarm changes answer
+//! Alarm listing, MoveLeader. Defragment, Snapshot, Downgrade and alarm changes answer
 //! Unimplemented until their issues land.
 
 use tonic::{Request, Response, Status};
@@ -88,9 +88,11 @@ impl Maintenance for MaintenanceService {
 
     async fn move_leader(
         &self,
-        _request: Request<pb::MoveLeaderRequest>,
+        request: Request<pb::MoveLeaderRequest>,
     ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
-        Err(Status::unimplemented("move-leader is not supported yet"))
+        let target = request.into_inner().target_id;
+        self.ctx.node.move_leader(target).await.map_err(status)?;
+        Ok(Response::new(pb::MoveLeaderResponse { header: self.ctx.current_header() }))
     }
 
     async fn downgrade(

@@ -5,6 +5,8 @@
 
 #![allow(clippy::disallowed_methods, dead_code)]
 
+pub mod cluster;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,155 @@
+//! The asynchronous half of member changes and leadership transfer on [`RaftNode`]:
+//! gather the leader's [`View`], check the change with [`membership::plan`], run it
+//! through openraft (joint consensus for voter changes), forward it to the leader
+//! when this member does not lead. Also: what a joining member asks for
+//! ([`RaftNode::cluster_info`]) and how a member learns it was removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use openraft::ChangeMembers;
+use openraft_rt::{Instant as _, WatchReceiver};
+
+use super::membership::{self, ChangeOutcome, ClusterInfo, MemberChange, MemberRecord, Plan, View};
+use super::network;
+use super::node::{LeaderCall, RaftNode, LEADER_WAIT};
+use crate::error::Error;
+
+/// A voter counts as connected if the leader heard from it within this (etcd's
+/// health interval).
+const CONNECTED_WITHIN: Duration = Duration::from_secs(5);
+
+impl RaftNode {
+    /// Members as raft knows them now (the latest membership, committed or not).
+    pub fn members(&self) -> Vec<MemberRecord> {
+        let membership = self.raft.metrics().borrow_watched().membership_config.clone();
+        let cfg = membership.membership();
+        let voters: BTreeSet<u64> = cfg.voter_ids().collect();
+        cfg.nodes()
+            .map(|(id, info)| MemberRecord { id: *id, info: info.clone(), is_learner: !voters.contains(id) })
+            .collect()
+    }
+
+    pub fn cluster_info(&self) -> ClusterInfo {
+        ClusterInfo { cluster_id: self.cluster_id, members: self.members() }
+    }
+
+    /// Is `id` unknown to both the applied and the latest membership, once this member
+    /// has a membership at all? (Then it was removed, or never belonged.)
+    pub fn is_removed_member(&self, id: u64) -> bool {
+        let applied = self.shared.membership();
+        if applied.log_id().is_none() {
+            return false;
+        }
+        let latest = self.raft.metrics().borrow_watched().membership_config.clone();
+        applied.membership().get_node(&id).is_none() && latest.membership().get_node(&id).is_none()
+    }
+
+    /// Resolves once this member has been removed from the cluster: its own applied
+    /// membership no longer holds it, or a peer said so.
+    pub async fn wait_removed(&self) {
+        loop {
+            if self.removed.load(Ordering::SeqCst) || self.is_removed_member(self.member_id) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Run a member change on the leader (forwarded there if this member does not lead).
+    pub async fn change_members(&self, change: MemberChange) -> Result<ChangeOutcome, Error> {
+        let leader = match self.leader() {
+            Some(l) => l,
+            None => self.wait_for_leader(LEADER_WAIT).await?,
+        };
+        if leader == self.member_id {
+            return self.change_members_local(change).await;
+        }
+        let info = self.member_info(leader).ok_or(Error::NoLeader)?;
+        let data = network::encode(&change).map_err(Error::Internal)?;
+        self.leaders.ask::<Result<ChangeOutcome, Error>>(&info, data, LeaderCall::ChangeMembers).await?
+    }
+
+    /// The leader's part of a member change: check, then change membership and wait
+    /// until the new membership is committed.
+    pub async fn change_members_local(&self, change: MemberChange) -> Result<ChangeOutcome, Error> {
+        let view = self.view()?;
+        let plan = membership::plan(&change, &view)?;
+        tracing::info!(?change, ?plan, "changing membership");
+        let (members, retain) = match plan.clone() {
+            Plan::AddLearner(id, info) => (ChangeMembers::AddNodes(BTreeMap::from([(id, info)])), false),
+            Plan::AddVoter(id, info) => (ChangeMembers::AddVoters(BTreeMap::from([(id, info)])), false),
+            Plan::RemoveVoter(id) => (ChangeMembers::RemoveVoters(BTreeSet::from([id])), false),
+            Plan::RemoveLearner(id) => (ChangeMembers::RemoveNodes(BTreeSet::from([id])), false),
+            Plan::SetNode(id, info) => (ChangeMembers::SetNodes(BTreeMap::from([(id, info)])), false),
+            Plan::Promote(id) => (ChangeMembers::AddVoterIds(BTreeSet::from([id])), false),
+        };
+        self.raft.change_membership(members, retain).await.map_err(super::node::write_error)?;
+        let members = self.members();
+        let concerned = match plan {
+            Plan::AddLearner(id, _) | Plan::AddVoter(id, _) | Plan::SetNode(id, _) | Plan::Promote(id) => {
+                members.iter().find(|m| m.id == id).cloned()
+            }
+            Plan::RemoveVoter(_) | Plan::RemoveLearner(_) => None,
+        };
+        Ok(ChangeOutcome { member: concerned, members })
+    }
+
+    /// What the leader knows about the cluster, for checking a change.
+    fn view(&self) -> Result<View, Error> {
+        let published = self.shared.read().members.clone();
+        let rx = self.raft.metrics();
+        let m = rx.borrow_watched();
+        if m.current_leader != Some(self.member_id) {
+            return Err(Error::LeaderChanged);
+        }
+        let cfg = m.membership_config.membership();
+        let voters: BTreeSet<u64> = cfg.voter_ids().collect();
+        let nodes = cfg.nodes().map(|(id, n)| (*id, n.clone())).collect();
+        let heard = |id: &u64| -> bool {
+            *id == self.member_id
+                || m.heartbeat
+                    .as_ref()
+                    .and_then(|h| h.get(id).cloned().flatten())
+                    .is_some_and(|at| at.elapsed() <= CONNECTED_WITHIN)
+        };
+        let started = voters.iter().filter(|id| published.contains_key(id) && heard(id)).copied().collect();
+        let matched = m
+            .replication
+            .as_ref()
+            .map(|r| r.iter().map(|(id, l)| (*id, l.as_ref().map(|l| l.index).unwrap_or(0))).collect())
+            .unwrap_or_default();
+        Ok(View {
+            voters,
+            nodes,
+            started,
+            matched,
+            leader_last_index: m.last_log_index.unwrap_or(0),
+            strict: self.strict_reconfig_check,
+        })
+    }
+
+    /// Hand leadership to `target` (a voter) and wait until it leads. Only the leader
+    /// may (etcd: "not leader").
+    pub async fn move_leader(&self, target: u64) -> Result<(), Error> {
+        if self.leader() != Some(self.member_id) {
+            return Err(Error::NotLeader);
+        }
+        let is_voter = self.members().iter().any(|m| m.id == target && !m.is_learner);
+        if !is_voter {
+            return Err(Error::BadLeaderTransferee);
+        }
+        if target == self.member_id {
+            return Ok(());
+        }
+        self.raft.trigger().transfer_leader(target).await.map_err(|_| Error::Stopped)?;
+        let wait = async {
+            while self.leader() != Some(target) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let limit = Duration::from_millis(self.election_timeout_ms * 5);
+        tokio::time::timeout(limit, wait).await.map_err(|_| Error::LeaderTransferTimeout)
+    }
+}
