@@ -85,7 +85,40 @@ impl RaftNode {
             Plan::SetNode(id, info) => (ChangeMembers::SetNodes(BTreeMap::from([(id, info)])), false),
             Plan::Promote(id) => (ChangeMembers::AddVoterIds(BTreeSet::from([id])), false),
         };
-        self.raft.change_membership(members, retain).await.map_err(super::node::write_error)?;
+        match plan {
+            // A lone voter adding a second: the joint configuration needs the new
+            // member's vote, which it cannot give before it starts, and it starts only
+            // once the change is reported. etcd commits the change under the old
+            // configuration and then waits for the new member just the same; here the
+            // change is reported once the leader has appended it, and commits when
+            // the new member joins.
+            Plan::AddVoter(id, _) if view.voters.len() == 1 => {
+                let raft = self.raft.clone();
+                let mut change =
+                    crate::env::spawn(async move { raft.change_membership(members, retain).await });
+                loop {
+                    tokio::select! {
+                        done = &mut change => {
+                            done.map_err(|e| Error::Internal(format!("membership change task: {e}")))?
+                                .map_err(super::node::write_error)?;
+                            break;
+                        }
+                        () = tokio::time::sleep(Duration::from_millis(10)) => {
+                            if self.members().iter().any(|m| m.id == id) {
+                                tracing::warn!(
+                                    member = %format!("{id:x}"),
+                                    "added a second voter: writes wait until it joins"
+                                );
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                self.raft.change_membership(members, retain).await.map_err(super::node::write_error)?;
+            }
+        }
         let members = self.members();
         let concerned = match plan {
             Plan::AddLearner(id, _) | Plan::AddVoter(id, _) | Plan::SetNode(id, _) | Plan::Promote(id) => {
