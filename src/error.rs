@@ -38,6 +38,8 @@ pub enum Error {
     DuplicateKey,
     RequestTooLarge,
     LeaseNotFound,
+    LeaseExist,
+    LeaseTtlTooLarge,
     /// Put with ignore_value / ignore_lease on a key that does not exist.
     KeyNotFound,
     NoSpace,
@@ -74,6 +76,8 @@ impl Error {
             }
             InvalidArgument(_) => Code::InvalidArgument,
             LeaseNotFound => Code::NotFound,
+            LeaseExist => Code::FailedPrecondition,
+            LeaseTtlTooLarge => Code::OutOfRange,
             NoSpace => Code::ResourceExhausted,
             NoLeader | LeaderChanged | Timeout | Stopped | LeaderTransferTimeout => Code::Unavailable,
             MemberExist
@@ -101,6 +105,8 @@ impl Error {
             DuplicateKey => "etcdserver: duplicate key given in txn request".into(),
             RequestTooLarge => "etcdserver: request is too large".into(),
             LeaseNotFound => "etcdserver: requested lease not found".into(),
+            LeaseExist => "etcdserver: lease already exists".into(),
+            LeaseTtlTooLarge => "etcdserver: too large lease TTL".into(),
             KeyNotFound => "etcdserver: key not found".into(),
             NoSpace => "etcdserver: mvcc: database space exceeded".into(),
             NoLeader => "etcdserver: no leader".into(),
@@ -136,5 +142,15 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl From<crate::lease::LeaseError> for Error {
+    fn from(e: crate::lease::LeaseError) -> Self {
+        match e {
+            crate::lease::LeaseError::NotFound => Error::LeaseNotFound,
+            crate::lease::LeaseError::Exists => Error::LeaseExist,
+            crate::lease::LeaseError::TtlTooLarge => Error::LeaseTtlTooLarge,
+        }
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

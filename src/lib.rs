@@ -11,6 +11,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod ids;
+pub mod lease;
 pub mod mvcc;
 pub mod node;
 pub mod proto;

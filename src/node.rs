@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::{ApplyLimits, MemberAttrs, Request};
 use crate::config::{url_host_port, Config};
-use crate::env::Disk;
+use crate::env::{Clock, Disk};
 use crate::ids;
 use crate::raft::{ClusterInfo, MemberInfo, RaftConfig, RaftNode};
 use crate::server::{self, Context, Ctx};
@@ -226,6 +226,11 @@ impl Node {
     /// Start a node: open or bootstrap its data, start raft, wait for a leader,
     /// start serving clients.
     pub async fn start(cfg: &Config, disk: Arc<dyn Disk>) -> Result<Node, String> {
+        Node::start_with_clock(cfg, disk, Clock::new()).await
+    }
+
+    /// [`Node::start`] with this member's clock (the simulator skews it).
+    pub async fn start_with_clock(cfg: &Config, disk: Arc<dyn Disk>, clock: Clock) -> Result<Node, String> {
         let member_dir = PathBuf::from(&cfg.data_dir).join("member");
         disk.create_dir_all(&member_dir).map_err(|e| format!("create {}: {e}", member_dir.display()))?;
         let id_path = member_dir.join("identity");
@@ -251,6 +256,7 @@ impl Node {
             election_timeout_ms: cfg.election_timeout_ms.max(1),
             snapshot_count: cfg.snapshot_count,
             limits: ApplyLimits { max_txn_ops: cfg.max_txn_ops },
+            clock: clock.clone(),
         };
         let node = RaftNode::start(disk.clone(), &member_dir, raft_cfg).await?;
         if fresh {
@@ -279,7 +285,14 @@ impl Node {
             max_request_bytes: cfg.max_request_bytes,
             quota_backend_bytes: cfg.quota_backend_bytes,
             request_timeout: Duration::from_millis(5000 + 2 * cfg.election_timeout_ms),
+            min_lease_ttl_s: crate::lease::min_lease_ttl_s(
+                cfg.election_timeout_ms,
+                cfg.heartbeat_interval_ms,
+            ),
         });
+        let lessor_node = ctx.node.clone();
+        let lessor_stop = shutdown.clone();
+        servers.push(crate::env::spawn(async move { lessor_node.run_lessor(lessor_stop).await }));
         let mut client_addrs = Vec::new();
         for url in &cfg.listen_client_urls {
             let addr = listen_addr(url)?;

@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, GetOptions, MemberAddOptions};
-use support::cluster::{agreed_leader, connect, get, retry, status, Member, CATCH_UP, FAILOVER};
+use support::cluster::{
+    agreed_leader, connect, get, retry, start_cluster, status, Member, CATCH_UP, FAILOVER,
+};
 use support::{free_port, temp_dir, Proc};
 
 const FLAGS: &[&str] = &["--snapshot-count", "50"];
@@ -87,28 +89,10 @@ fn peer_url(port: u16) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_join_leave_and_get_promoted_while_clients_write() {
     let started = Instant::now();
-    let names = ["m1", "m2", "m3"];
-    let ports: Vec<(u16, u16)> = names.iter().map(|_| (free_port(), free_port())).collect();
-    let mut cluster: Vec<String> =
-        names.iter().zip(&ports).map(|(n, (_, p))| format!("{n}={}", peer_url(*p))).collect();
-    let mut procs: Vec<Proc> = names
-        .iter()
-        .zip(&ports)
-        .map(|(n, (c, p))| Proc::spawn_member(n, &cluster.join(","), &temp_dir(n), *c, *p, FLAGS))
-        .collect();
-    for p in &mut procs {
-        p.wait_ready();
-    }
-    let mut members = Vec::new();
-    for proc in procs {
-        let client = connect(&proc).await;
-        let s = retry("status", Instant::now() + FAILOVER, || {
-            let mut c = client.clone();
-            async move { c.status().await }
-        })
-        .await;
-        members.push(Member { proc, client, id: s.header().expect("header").member_id() });
-    }
+    let (mut members, mut cluster) = start_cluster(&["m1", "m2", "m3"], FLAGS).await;
+    let peer_port = |m: &Member| m.proc.peer_port;
+    let m2_peer = peer_port(&members[1]);
+    let m1_peer = peer_port(&members[0]);
     let stop = Arc::new(AtomicBool::new(false));
     let writes = tokio::spawn(writer(members[1].client.clone(), stop.clone()));
 
@@ -137,7 +121,7 @@ async fn members_join_leave_and_get_promoted_while_clients_write() {
     eprintln!("t35: m4 joined after {:?}", started.elapsed());
 
     // 2. etcd's errors.
-    let e = admin.member_add([peer_url(ports[0].1)], None).await.expect_err("taken URL");
+    let e = admin.member_add([peer_url(m1_peer)], None).await.expect_err("taken URL");
     assert_eq!(message(e), "FailedPrecondition: etcdserver: Peer URLs already exists");
     let e = admin.member_remove(12345).await.expect_err("unknown member");
     assert_eq!(message(e), "NotFound: etcdserver: member not found");
@@ -162,6 +146,10 @@ async fn members_join_leave_and_get_promoted_while_clients_write() {
     assert!(log.contains("permanently removed"), "m1 says why it stopped; log:\n{log}");
     let m1 = members.remove(0);
     drop(m1);
+    // If m1 led, the others elect a new leader first (member changes get "no leader"
+    // meanwhile, as from etcd).
+    let rest: Vec<usize> = (0..members.len()).collect();
+    agreed_leader(&members, &rest, Instant::now() + FAILOVER).await;
     eprintln!("t35: m1 removed after {:?}", started.elapsed());
 
     // 4. A learner: added, second learner refused, started, caught up, promoted.
@@ -234,7 +222,7 @@ async fn members_join_leave_and_get_promoted_while_clients_write() {
 
     // 7. Another cluster's member next to this one refuses to start.
     let (cx, px) = (free_port(), free_port());
-    let foreign = format!("x1={},m2={}", peer_url(px), peer_url(ports[1].1));
+    let foreign = format!("x1={},m2={}", peer_url(px), peer_url(m2_peer));
     let mut x =
         Proc::spawn_member("x1", &foreign, &temp_dir("x1"), cx, px, &["--initial-cluster-token", "another"]);
     let (code, log) = x.wait_exit(Duration::from_secs(30));

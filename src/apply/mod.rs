@@ -13,8 +13,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lease::LeaseStore;
 use crate::mvcc::{
-    DeleteRangeRequest, DeleteRangeResponse, Event, KvStore, PutRequest, PutResponse, TxnRequest, TxnResponse,
+    DeleteRangeRequest, DeleteRangeResponse, Event, EventType, KvStore, PutRequest, PutResponse, TxnRequest,
+    TxnResponse,
 };
 
 /// A write proposed through raft.
@@ -31,6 +33,21 @@ pub enum Request {
     Publish {
         member_id: u64,
         attrs: MemberAttrs,
+    },
+    /// A lease with a nonzero ID (the member that took the request picked it) and a
+    /// TTL already raised to the minimum.
+    LeaseGrant {
+        id: i64,
+        ttl_s: i64,
+    },
+    /// Revoke a lease and delete its keys in one revision (a client's revoke, or the
+    /// leader's on expiry).
+    LeaseRevoke {
+        id: i64,
+    },
+    /// Remaining TTLs the leader checkpoints (id, remaining_ttl_s); 0 clears.
+    LeaseCheckpoint {
+        checkpoints: Vec<(i64, i64)>,
     },
 }
 
@@ -51,6 +68,9 @@ impl fmt::Display for Request {
             }
             Request::Compact { revision } => write!(f, "compact({revision})"),
             Request::Publish { member_id, attrs } => write!(f, "publish({member_id:x}, {})", attrs.name),
+            Request::LeaseGrant { id, ttl_s } => write!(f, "lease_grant({id:x}, {ttl_s}s)"),
+            Request::LeaseRevoke { id } => write!(f, "lease_revoke({id:x})"),
+            Request::LeaseCheckpoint { checkpoints } => write!(f, "lease_checkpoint({})", checkpoints.len()),
         }
     }
 }
@@ -63,6 +83,9 @@ pub enum Response {
     Txn(TxnResponse),
     Compact,
     Publish,
+    LeaseGrant { id: i64, ttl_s: i64 },
+    LeaseRevoke,
+    LeaseCheckpoint,
 }
 
 /// What applying one entry produced: the store revision right after it (the
@@ -86,10 +109,11 @@ impl Default for ApplyLimits {
     }
 }
 
-/// The replicated state: the MVCC store (leases, auth and more join it later).
+/// The replicated state: the MVCC store and the leases (auth joins later).
 #[derive(Debug)]
 pub struct KvState {
     pub kv: KvStore,
+    pub leases: LeaseStore,
     pub limits: ApplyLimits,
     /// Approximate bytes held by the store (keys, values, per-version overhead):
     /// what `--quota-backend-bytes` and Status's dbSize measure.
@@ -102,6 +126,7 @@ pub struct KvState {
 #[derive(Serialize, Deserialize)]
 struct StateImage {
     kv: Vec<u8>,
+    leases: Vec<u8>,
     members: BTreeMap<u64, MemberAttrs>,
 }
 
@@ -119,15 +144,15 @@ fn events_size(events: &[Event]) -> u64 {
     events.iter().map(|e| (e.kv.key.len() + e.kv.value.len()) as u64 + VERSION_OVERHEAD_BYTES).sum()
 }
 
-/// No lease exists yet (the Lease service is its own issue): any nonzero lease ID in
-/// a put is "requested lease not found", as etcd answers for an unknown lease.
-fn no_leases(_id: i64) -> bool {
-    false
-}
-
 impl KvState {
     pub fn new(limits: ApplyLimits) -> Self {
-        KvState { kv: KvStore::new(), limits, size_bytes: 0, members: BTreeMap::new() }
+        KvState {
+            kv: KvStore::new(),
+            leases: LeaseStore::new(),
+            limits,
+            size_bytes: 0,
+            members: BTreeMap::new(),
+        }
     }
 
     pub fn size_bytes(&self) -> u64 {
@@ -135,11 +160,22 @@ impl KvState {
     }
 
     pub fn apply(&mut self, req: &Request) -> Applied {
-        let result = match req {
-            Request::Put(p) => self.kv.put(p, &no_leases).map(|(r, ev)| (Response::Put(r), ev)),
+        let result = self.apply_request(req).map(|(response, events)| {
+            self.size_bytes += events_size(&events);
+            self.track_lease_keys(&events);
+            response
+        });
+        Applied { revision: self.kv.current_revision(), result }
+    }
+
+    fn apply_request(&mut self, req: &Request) -> Result<(Response, Vec<Event>)> {
+        let leases = &self.leases;
+        let lease_ok = |id: i64| leases.contains(id);
+        match req {
+            Request::Put(p) => self.kv.put(p, &lease_ok).map(|(r, ev)| (Response::Put(r), ev)),
             Request::DeleteRange(d) => self.kv.delete_range(d).map(|(r, ev)| (Response::DeleteRange(r), ev)),
             Request::Txn(t) => {
-                self.kv.txn(t, self.limits.max_txn_ops, &no_leases).map(|(r, ev)| (Response::Txn(r), ev))
+                self.kv.txn(t, self.limits.max_txn_ops, &lease_ok).map(|(r, ev)| (Response::Txn(r), ev))
             }
             Request::Compact { revision } => self.kv.compact(*revision).map(|()| {
                 self.size_bytes = store_size(&self.kv);
@@ -149,17 +185,47 @@ impl KvState {
                 self.members.insert(*member_id, attrs.clone());
                 Ok((Response::Publish, Vec::new()))
             }
-        };
-        let result = result.map(|(response, events)| {
-            self.size_bytes += events_size(&events);
-            response
-        });
-        Applied { revision: self.kv.current_revision(), result }
+            Request::LeaseGrant { id, ttl_s } => {
+                let granted = self.leases.grant(*id, *ttl_s, 1)?;
+                Ok((Response::LeaseGrant { id: *id, ttl_s: granted }, Vec::new()))
+            }
+            Request::LeaseRevoke { id } => {
+                let keys = self.leases.revoke(*id)?;
+                Ok((Response::LeaseRevoke, self.kv.delete_keys(&keys)?))
+            }
+            Request::LeaseCheckpoint { checkpoints } => {
+                for (id, remaining_ttl_s) in checkpoints {
+                    self.leases.checkpoint(*id, *remaining_ttl_s);
+                }
+                Ok((Response::LeaseCheckpoint, Vec::new()))
+            }
+        }
+    }
+
+    /// Keys follow their leases: a put attaches its key to its lease (and detaches it
+    /// from the previous one), a delete detaches it.
+    fn track_lease_keys(&mut self, events: &[Event]) {
+        for e in events {
+            let prev_lease = e.prev_kv.as_ref().map(|p| p.lease).unwrap_or(0);
+            match e.kind {
+                EventType::Put => {
+                    // The put was checked against the lease store before it was made.
+                    if let Err(err) = self.leases.on_put(&e.kv.key, e.kv.lease, prev_lease) {
+                        tracing::error!(error = %err, "put with a lease that vanished");
+                    }
+                }
+                EventType::Delete => self.leases.on_delete(&e.kv.key, prev_lease),
+            }
+        }
     }
 
     /// Snapshot of the replicated state.
     pub fn encode(&self) -> Vec<u8> {
-        let image = StateImage { kv: self.kv.encode_snapshot(), members: self.members.clone() };
+        let image = StateImage {
+            kv: self.kv.encode_snapshot(),
+            leases: self.leases.encode_snapshot(),
+            members: self.members.clone(),
+        };
         // Serializing plain owned data into a Vec cannot fail.
         bincode::serialize(&image).unwrap_or_default()
     }
@@ -168,8 +234,9 @@ impl KvState {
         let image: StateImage = bincode::deserialize(bytes)
             .map_err(|e| Error::Internal(format!("state snapshot is corrupt: {e}")))?;
         let kv = KvStore::decode_snapshot(&image.kv)?;
+        let leases = LeaseStore::decode_snapshot(&image.leases)?;
         let size_bytes = store_size(&kv);
-        Ok(KvState { kv, limits, size_bytes, members: image.members })
+        Ok(KvState { kv, leases, limits, size_bytes, members: image.members })
     }
 }
 

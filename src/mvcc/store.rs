@@ -112,6 +112,22 @@ impl KvStore {
         writer.finish(result)
     }
 
+    /// Delete every one of `keys` (each a single key) in one revision: a revoked
+    /// lease's keys, as etcd's lessor deletes them in one txn. Keys already gone are
+    /// skipped; nothing deleted means no new revision.
+    pub fn delete_keys(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Event>> {
+        let mut writer = Writer::begin(self);
+        let mut result = Ok(());
+        for key in keys {
+            let req = DeleteRangeRequest { key: key.clone(), ..Default::default() };
+            if let Err(e) = writer.delete_range(&req) {
+                result = Err(e);
+                break;
+            }
+        }
+        writer.finish(result).map(|((), events)| events)
+    }
+
     /// Forget every version no read at `revision` or later can see. Errors:
     /// Compacted (`revision <= compact_revision`), FutureRev (`> current_revision`).
     pub fn compact(&mut self, revision: i64) -> Result<()> {

@@ -12,6 +12,7 @@ use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::{ReadPolicy, ServerState};
 use openraft_rt::WatchReceiver;
 
+use super::lessor::Lessor;
 use super::log_store::LogStore;
 use super::network::{self, Network};
 use super::state_machine::{SmShared, StateMachine};
@@ -38,6 +39,8 @@ pub struct RaftConfig {
     pub election_timeout_ms: u64,
     pub snapshot_count: u64,
     pub limits: ApplyLimits,
+    /// This member's clock (leases expire by the leader's).
+    pub clock: crate::env::Clock,
 }
 
 /// A point-in-time view of the raft state (for response headers and Status).
@@ -125,6 +128,7 @@ impl LeaderClients {
             LeaderCall::Propose => client.propose(msg).await,
             LeaderCall::ReadIndex => client.read_index(msg).await,
             LeaderCall::ChangeMembers => client.change_members(msg).await,
+            LeaderCall::Lease => client.lease(msg).await,
         };
         let resp = resp.map_err(|s| {
             tracing::debug!(status = %s, "leader call failed");
@@ -141,6 +145,7 @@ pub(super) enum LeaderCall {
     Propose,
     ReadIndex,
     ChangeMembers,
+    Lease,
 }
 
 impl RaftNode {
@@ -150,11 +155,12 @@ impl RaftNode {
     pub async fn start(disk: Arc<dyn Disk>, dir: &Path, cfg: RaftConfig) -> Result<RaftNode, String> {
         let log = LogStore::open(disk.clone(), dir)
             .map_err(|e| format!("open raft log in {}: {e}", dir.display()))?;
-        let sm = StateMachine::open(disk, dir, cfg.limits)
+        let election = cfg.election_timeout_ms.max(2 * cfg.heartbeat_interval_ms + 1);
+        let lessor = Lessor::new(cfg.clock.clone(), election);
+        let sm = StateMachine::open(disk, dir, cfg.limits, lessor)
             .map_err(|e| format!("open snapshot in {}: {e}", dir.display()))?;
         let shared = sm.shared();
         let pristine = log.is_pristine() && shared.applied_index() == 0;
-        let election = cfg.election_timeout_ms.max(2 * cfg.heartbeat_interval_ms + 1);
         let rc = openraft::Config {
             cluster_name: "metastore".into(),
             heartbeat_interval: cfg.heartbeat_interval_ms,

@@ -146,6 +146,12 @@ impl RaftPeer for PeerService {
         reply(&result)
     }
 
+    async fn lease(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        let call = decode(&self.open(request)?).map_err(bad)?;
+        let result: Result<i64, Error> = self.node.lease_call_local(call).await;
+        reply(&result)
+    }
+
     async fn transfer_leader(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
         let req = decode(&self.open(request)?).map_err(bad)?;
         let resp = self

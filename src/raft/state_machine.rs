@@ -15,6 +15,7 @@ use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
 
+use super::lessor::Lessor;
 use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::apply::{ApplyLimits, KvState};
 use crate::env::Disk;
@@ -26,6 +27,8 @@ pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Cursor<Vec<u8>>>;
 pub struct SmShared {
     state: RwLock<KvState>,
     applied: RwLock<(Option<LogId>, StoredMembership)>,
+    /// The lease clock (primary on the leader only); told of applied grants/revokes.
+    pub(super) lessor: Lessor,
 }
 
 impl SmShared {
@@ -62,7 +65,12 @@ fn invalid(e: impl std::fmt::Display) -> io::Error {
 impl StateMachine {
     /// Open the state machine from the latest snapshot in `dir/snap`, if any. A
     /// corrupt snapshot is an error (the node refuses to start).
-    pub fn open(disk: Arc<dyn Disk>, dir: &Path, limits: ApplyLimits) -> io::Result<StateMachine> {
+    pub fn open(
+        disk: Arc<dyn Disk>,
+        dir: &Path,
+        limits: ApplyLimits,
+        lessor: Lessor,
+    ) -> io::Result<StateMachine> {
         let snap_dir = dir.join("snap");
         disk.create_dir_all(&snap_dir)?;
         let (state, applied) =
@@ -75,7 +83,7 @@ impl StateMachine {
                 }
                 None => (KvState::new(limits), (None, StoredMembership::default())),
             };
-        let shared = Arc::new(SmShared { state: RwLock::new(state), applied: RwLock::new(applied) });
+        let shared = Arc::new(SmShared { state: RwLock::new(state), applied: RwLock::new(applied), lessor });
         Ok(StateMachine { shared, disk, snap_dir, limits })
     }
 
@@ -124,7 +132,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         while let Some((entry, responder)) = entries.try_next().await? {
             let applied = match &entry.payload {
-                EntryPayload::Normal(req) => Some(self.shared.write().apply(req)),
+                EntryPayload::Normal(req) => {
+                    let applied = self.shared.write().apply(req);
+                    self.shared.lessor.on_applied(req, &applied);
+                    Some(applied)
+                }
                 EntryPayload::Blank => None,
                 EntryPayload::Membership(m) => {
                     // A removed member's published attributes go with it.

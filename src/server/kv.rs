@@ -54,10 +54,7 @@ impl KvService {
         if serializable {
             return Ok(());
         }
-        match tokio::time::timeout(self.ctx.request_timeout, self.ctx.node.read_index()).await {
-            Ok(r) => r.map_err(status),
-            Err(_) => Err(status(Error::Timeout)),
-        }
+        self.ctx.read_barrier().await
     }
 
     /// Refuse writes once the store passes the backend quota (etcd's NOSPACE).

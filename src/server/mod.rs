@@ -11,6 +11,7 @@ pub mod convert;
 #[cfg(not(madsim))]
 pub mod h2_authority;
 pub mod kv;
+pub mod lease;
 pub mod maintenance;
 #[cfg(not(madsim))]
 pub mod oversize;
@@ -36,6 +37,8 @@ pub struct Context {
     pub quota_backend_bytes: u64,
     /// How long a proposal may wait before "etcdserver: request timed out".
     pub request_timeout: Duration,
+    /// Grants ask for at least this TTL (etcd's minimum: 1.5 election timeouts).
+    pub min_lease_ttl_s: i64,
 }
 
 pub type Ctx = Arc<Context>;
@@ -51,6 +54,14 @@ impl Context {
             member_id: self.member_id,
             revision,
             raft_term: self.node.term(),
+        }
+    }
+
+    /// Linearizable read barrier (ReadIndex), within the request timeout.
+    pub async fn read_barrier(&self) -> Result<(), tonic::Status> {
+        match tokio::time::timeout(self.request_timeout, self.node.read_index()).await {
+            Ok(r) => r.map_err(status),
+            Err(_) => Err(status(Error::Timeout)),
         }
     }
 
@@ -134,6 +145,8 @@ pub async fn serve(
     let kv = KvServer::new(kv::KvService { ctx: ctx.clone() });
     let maint = MaintenanceServer::new(maintenance::MaintenanceService { ctx: ctx.clone() });
     let cluster = ClusterServer::new(cluster::ClusterService { ctx: ctx.clone() });
+    let lease =
+        crate::proto::etcdserverpb::lease_server::LeaseServer::new(lease::LeaseService { ctx: ctx.clone() });
     // Over that limit, etcd's code and message rather than tonic's (see `oversize`).
     #[cfg(not(madsim))]
     let (kv, maint, cluster) = (
@@ -145,7 +158,11 @@ pub async fn serve(
     );
     #[cfg(madsim)]
     let _ = max_msg;
-    let router = tonic::transport::Server::builder().add_service(kv).add_service(maint).add_service(cluster);
+    let router = tonic::transport::Server::builder()
+        .add_service(kv)
+        .add_service(maint)
+        .add_service(cluster)
+        .add_service(lease);
     spawn_router!(router, addr, shutdown, "client")
 }
 

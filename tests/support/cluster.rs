@@ -117,3 +117,31 @@ pub async fn agreed_leader(members: &[Member], live: &[usize], deadline: Instant
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Start `names.len()` members of a new static cluster on free loopback ports (all
+/// spawned before any is awaited: each waits for a quorum before it serves), connect
+/// to each and learn its member ID. Returns the members and `--initial-cluster`.
+pub async fn start_cluster(names: &[&str], flags: &[&str]) -> (Vec<Member>, Vec<String>) {
+    let ports: Vec<(u16, u16)> = names.iter().map(|_| (super::free_port(), super::free_port())).collect();
+    let cluster: Vec<String> =
+        names.iter().zip(&ports).map(|(n, (_, p))| format!("{n}=http://127.0.0.1:{p}")).collect();
+    let mut procs: Vec<Proc> = names
+        .iter()
+        .zip(&ports)
+        .map(|(n, (c, p))| Proc::spawn_member(n, &cluster.join(","), &super::temp_dir(n), *c, *p, flags))
+        .collect();
+    for p in &mut procs {
+        p.wait_ready();
+    }
+    let mut members = Vec::new();
+    for proc in procs {
+        let client = connect(&proc).await;
+        let s = retry("status", Instant::now() + FAILOVER, || {
+            let mut c = client.clone();
+            async move { c.status().await }
+        })
+        .await;
+        members.push(Member { proc, client, id: s.header().expect("header").member_id() });
+    }
+    (members, cluster)
+}
