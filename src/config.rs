@@ -22,6 +22,7 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
     ("max-txn-ops", "128"),
     ("max-request-bytes", "1572864"),
     ("quota-backend-bytes", "0"),
+    ("experimental-watch-progress-notify-interval", "10m"),
     ("heartbeat-interval", "100"),
     ("election-timeout", "1000"),
     ("log-level", "info"),
@@ -70,6 +71,8 @@ pub struct Config {
     pub quota_backend_bytes: u64,
     pub heartbeat_interval_ms: u64,
     pub election_timeout_ms: u64,
+    /// Period of progress notifications to idle watchers that asked for them.
+    pub watch_progress_notify_interval_ms: u64,
     /// Refuse member changes that could lose quorum (etcd's default: on).
     pub strict_reconfig_check: bool,
     pub log_level: String,
@@ -92,6 +95,36 @@ fn split_urls(s: &str) -> Vec<String> {
 
 fn parse_num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.trim().parse().map_err(|_| format!("invalid value {v:?} for flag -{flag}: parse error"))
+}
+
+/// A Go duration as etcd's flags take it: a sequence of number+unit (`h`, `m`, `s`,
+/// `ms`, `us`, `ns`), e.g. `10m`, `1m30s`, `500ms`; `0` alone is zero.
+fn parse_duration_ms(flag: &str, v: &str) -> Result<u64, String> {
+    let bad = || format!("invalid value {v:?} for flag -{flag}: parse error");
+    let v = v.trim();
+    if v == "0" {
+        return Ok(0);
+    }
+    let mut total_ns: f64 = 0.0;
+    let mut rest = v;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let number: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale_ns = match &rest[..unit_len] {
+            "h" => 3.6e12,
+            "m" => 6e10,
+            "s" => 1e9,
+            "ms" => 1e6,
+            "us" | "µs" => 1e3,
+            "ns" => 1.0,
+            _ => return Err(bad()),
+        };
+        total_ns += number * scale_ns;
+        rest = &rest[unit_len..];
+    }
+    Ok((total_ns / 1e6) as u64)
 }
 
 fn parse_bool(flag: &str, v: &str) -> Result<bool, String> {
@@ -199,6 +232,10 @@ fn build(
         heartbeat_interval_ms: parse_num("heartbeat-interval", &get("heartbeat-interval"))?,
         election_timeout_ms: parse_num("election-timeout", &get("election-timeout"))?,
         strict_reconfig_check: get_bool("strict-reconfig-check")?,
+        watch_progress_notify_interval_ms: parse_duration_ms(
+            "experimental-watch-progress-notify-interval",
+            &get("experimental-watch-progress-notify-interval"),
+        )?,
         log_level: get("log-level"),
         show_version: get_bool("version")?,
         show_help: get_bool("help")?,

@@ -62,3 +62,22 @@ fn urls() {
     assert!(url_host_port("ftp://x:1").is_err());
     assert!(url_host_port("http://x").is_err());
 }
+
+#[test]
+fn durations_and_default_true_flags() {
+    let c = parse(&[], &no_env).unwrap();
+    assert_eq!(c.watch_progress_notify_interval_ms, 600_000, "etcd's default 10m");
+    assert!(c.strict_reconfig_check, "etcd's default is on");
+    let c = parse(
+        &args("--experimental-watch-progress-notify-interval 1m30s --strict-reconfig-check=false"),
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(c.watch_progress_notify_interval_ms, 90_000);
+    assert!(!c.strict_reconfig_check);
+    assert_eq!(parse_duration_ms("f", "250ms"), Ok(250));
+    assert_eq!(parse_duration_ms("f", "0"), Ok(0));
+    assert_eq!(parse_duration_ms("f", "1.5s"), Ok(1500));
+    assert!(parse_duration_ms("f", "10").is_err());
+    assert!(parse_duration_ms("f", "5 parsecs").is_err());
+}

@@ -19,3 +19,4 @@ pub mod raft;
 pub mod server;
 pub mod shutdown;
 pub mod storage;
+pub mod watch;

@@ -160,12 +160,20 @@ impl KvState {
     }
 
     pub fn apply(&mut self, req: &Request) -> Applied {
+        self.apply_with_events(req).0
+    }
+
+    /// [`KvState::apply`], also returning the changes it made (for watchers), in
+    /// order, all at the returned revision.
+    pub fn apply_with_events(&mut self, req: &Request) -> (Applied, Vec<Event>) {
+        let mut changes = Vec::new();
         let result = self.apply_request(req).map(|(response, events)| {
             self.size_bytes += events_size(&events);
             self.track_lease_keys(&events);
+            changes = events;
             response
         });
-        Applied { revision: self.kv.current_revision(), result }
+        (Applied { revision: self.kv.current_revision(), result }, changes)
     }
 
     fn apply_request(&mut self, req: &Request) -> Result<(Response, Vec<Event>)> {

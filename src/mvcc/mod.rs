@@ -21,6 +21,7 @@ pub mod revision;
 pub mod types;
 
 mod hash;
+mod history;
 mod range;
 mod snapshot;
 mod store;
@@ -34,6 +35,7 @@ mod model_test;
 mod test_util;
 
 pub use hash::StoredEntry;
+pub use history::HistoryPage;
 pub use key_index::{KeyIndex, StoredRef, VersionRef};
 pub use range::KeySpan;
 pub use revision::Revision;

@@ -6,10 +6,13 @@
 //! state is applied far enough). On start it is rebuilt from the latest snapshot;
 //! openraft then re-applies the committed log after it.
 
+use std::collections::HashMap;
 use std::io;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::Notify;
 
 use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
@@ -20,6 +23,7 @@ use super::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::apply::{ApplyLimits, KvState};
 use crate::env::Disk;
 use crate::storage::snapshot;
+use crate::watch::{HubConfig, StreamId, WatchHub};
 
 pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Cursor<Vec<u8>>>;
 
@@ -29,6 +33,11 @@ pub struct SmShared {
     applied: RwLock<(Option<LogId>, StoredMembership)>,
     /// The lease clock (primary on the leader only); told of applied grants/revokes.
     pub(super) lessor: Lessor,
+    /// Watchers on this member, fed every applied change under the state lock (lock
+    /// order: state, then hub, then wakers).
+    watch: Mutex<WatchHub>,
+    /// Wakes the gRPC stream of each watch stream that has output.
+    watch_wakers: Mutex<HashMap<StreamId, Arc<Notify>>>,
 }
 
 impl SmShared {
@@ -43,6 +52,53 @@ impl SmShared {
     pub fn applied_index(&self) -> u64 {
         let a = self.applied.read().unwrap_or_else(|p| p.into_inner());
         a.0.as_ref().map(|l| l.index).unwrap_or(0)
+    }
+
+    pub fn watch_hub(&self) -> MutexGuard<'_, WatchHub> {
+        self.watch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Open a watch stream and the waker that says it has output.
+    pub fn open_watch_stream(&self) -> (StreamId, Arc<Notify>) {
+        let id = self.watch_hub().open_stream();
+        let waker = Arc::new(Notify::new());
+        self.watch_wakers.lock().unwrap_or_else(|p| p.into_inner()).insert(id, waker.clone());
+        (id, waker)
+    }
+
+    pub fn close_watch_stream(&self, id: StreamId) {
+        self.watch_hub().close_stream(id);
+        self.watch_wakers.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+
+    /// Wake every stream the hub has output for.
+    pub fn wake_watch_streams(&self, hub: &mut WatchHub) {
+        let ready = hub.ready_streams();
+        if ready.is_empty() {
+            return;
+        }
+        let wakers = self.watch_wakers.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ready {
+            if let Some(w) = wakers.get(&id) {
+                w.notify_one();
+            }
+        }
+    }
+
+    /// Catch up unsynced watchers from the store's history (at most `max_events`
+    /// events), wake streams with output; returns how many watchers are still behind.
+    pub fn sync_watchers(&self, max_events: usize) -> usize {
+        let state = self.read();
+        let mut hub = self.watch_hub();
+        let behind = match hub.sync_unsynced(&state.kv, max_events) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "watch catch-up failed");
+                0
+            }
+        };
+        self.wake_watch_streams(&mut hub);
+        behind
     }
 
     pub fn membership(&self) -> StoredMembership {
@@ -83,12 +139,34 @@ impl StateMachine {
                 }
                 None => (KvState::new(limits), (None, StoredMembership::default())),
             };
-        let shared = Arc::new(SmShared { state: RwLock::new(state), applied: RwLock::new(applied), lessor });
+        let watch = Mutex::new(WatchHub::new(HubConfig::default(), state.kv.current_revision()));
+        let shared = Arc::new(SmShared {
+            state: RwLock::new(state),
+            applied: RwLock::new(applied),
+            lessor,
+            watch,
+            watch_wakers: Mutex::new(HashMap::new()),
+        });
         Ok(StateMachine { shared, disk, snap_dir, limits })
     }
 
     pub fn shared(&self) -> Arc<SmShared> {
         self.shared.clone()
+    }
+
+    /// Apply one write and hand its changes to the watchers, under the state lock (so
+    /// that catch-up never sees the store ahead of the hub).
+    fn apply_normal(&self, req: &crate::apply::Request) -> crate::apply::Applied {
+        let mut state = self.shared.write();
+        let (applied, events) = state.apply_with_events(req);
+        if !events.is_empty() {
+            let mut hub = self.shared.watch_hub();
+            if let Err(e) = hub.notify(applied.revision, &events) {
+                tracing::error!(error = %e, "watch notify failed");
+            }
+            self.shared.wake_watch_streams(&mut hub);
+        }
+        applied
     }
 
     async fn persist(&self, meta: &SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
@@ -133,7 +211,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         while let Some((entry, responder)) = entries.try_next().await? {
             let applied = match &entry.payload {
                 EntryPayload::Normal(req) => {
-                    let applied = self.shared.write().apply(req);
+                    let applied = self.apply_normal(req);
                     self.shared.lessor.on_applied(req, &applied);
                     Some(applied)
                 }
@@ -171,7 +249,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let bytes = data.len();
         let state = KvState::decode(&data, self.limits).map_err(invalid)?;
         self.persist(meta, data).await?;
-        *self.shared.write() = state;
+        let revision = state.kv.current_revision();
+        let mut guard = self.shared.write();
+        *guard = state;
+        let mut hub = self.shared.watch_hub();
+        if let Err(e) = hub.restore(revision) {
+            tracing::error!(error = %e, "watchers cannot follow the installed snapshot");
+        }
+        self.shared.wake_watch_streams(&mut hub);
+        drop(hub);
+        drop(guard);
         *self.shared.applied.write().unwrap_or_else(|p| p.into_inner()) =
             (meta.last_log_id, meta.last_membership.clone());
         // As etcd logs it: a member that fell behind the leader's purged log.

@@ -2,9 +2,9 @@
 //! (`convert`), core errors to etcd's gRPC codes and messages, and fills response
 //! headers. Holds no state of its own beyond streams.
 //!
-//! Services served now: KV (all of it), Maintenance (Status, Hash, HashKV; the rest
-//! answer Unimplemented until their issues land), Cluster.MemberList. Services not
-//! registered (Watch, Lease, Auth, Lock, Election) answer Unimplemented from tonic.
+//! Services served now: KV, Watch, Lease, Cluster, Maintenance (Status, Hash, HashKV,
+//! Alarm list, MoveLeader; the rest answer Unimplemented until their issues land).
+//! Services not registered (Auth, Lock, Election) answer Unimplemented from tonic.
 
 pub mod cluster;
 pub mod convert;
@@ -15,6 +15,7 @@ pub mod lease;
 pub mod maintenance;
 #[cfg(not(madsim))]
 pub mod oversize;
+pub mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,6 +148,8 @@ pub async fn serve(
     let cluster = ClusterServer::new(cluster::ClusterService { ctx: ctx.clone() });
     let lease =
         crate::proto::etcdserverpb::lease_server::LeaseServer::new(lease::LeaseService { ctx: ctx.clone() });
+    let watcher =
+        crate::proto::etcdserverpb::watch_server::WatchServer::new(watch::WatchService { ctx: ctx.clone() });
     // Over that limit, etcd's code and message rather than tonic's (see `oversize`).
     #[cfg(not(madsim))]
     let (kv, maint, cluster) = (
@@ -162,7 +165,8 @@ pub async fn serve(
         .add_service(kv)
         .add_service(maint)
         .add_service(cluster)
-        .add_service(lease);
+        .add_service(lease)
+        .add_service(watcher);
     spawn_router!(router, addr, shutdown, "client")
 }
 

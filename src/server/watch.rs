@@ -1,0 +1,158 @@
+//! The Watch service: one bidirectional gRPC stream per client stream, carrying any
+//! number of watchers, over the member's [`WatchHub`](crate::watch::WatchHub).
+//!
+//! Per stream two tasks: a reader (create / cancel / progress requests into the hub)
+//! and a writer (woken when the hub has output for the stream; takes it and sends
+//! it). A slow client backs up the writer's bounded channel; the hub then stops
+//! queueing for the stream (its watchers fall back to catching up from history), so
+//! apply is never blocked. [`run_watch_sync`] catches up unsynced watchers every
+//! [`SYNC_INTERVAL`] (as etcd's 100 ms) and sends periodic progress notifications.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{convert, Ctx};
+use crate::proto::etcdserverpb as pb;
+use crate::proto::etcdserverpb::watch_request::RequestUnion;
+use crate::proto::etcdserverpb::watch_server::Watch;
+use crate::raft::state_machine::SmShared;
+use crate::shutdown::Shutdown;
+use crate::watch::{FilterType, WatchCreateRequest, WatchResponse};
+
+/// How often unsynced watchers are caught up from history.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+/// Events read from history per catch-up round.
+const SYNC_BATCH_EVENTS: usize = 1000;
+/// Responses a stream's writer may hold for a slow client.
+const SEND_BACKLOG: usize = 16;
+
+pub struct WatchService {
+    pub ctx: Ctx,
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchResponse, Status>> + Send + 'static>>;
+
+fn create_request(r: pb::WatchCreateRequest) -> WatchCreateRequest {
+    let filters = r
+        .filters
+        .iter()
+        .filter_map(|f| match f {
+            0 => Some(FilterType::NoPut),
+            1 => Some(FilterType::NoDelete),
+            _ => None,
+        })
+        .collect();
+    WatchCreateRequest {
+        key: r.key,
+        range_end: r.range_end,
+        start_revision: r.start_revision,
+        progress_notify: r.progress_notify,
+        filters,
+        prev_kv: r.prev_kv,
+        watch_id: r.watch_id,
+        fragment: r.fragment,
+    }
+}
+
+fn response_to_pb(ctx: &Ctx, r: WatchResponse) -> pb::WatchResponse {
+    pb::WatchResponse {
+        header: ctx.header(r.header_revision),
+        watch_id: r.watch_id,
+        created: r.created,
+        canceled: r.canceled,
+        compact_revision: r.compact_revision,
+        cancel_reason: r.cancel_reason,
+        fragment: r.fragment,
+        events: r.events.into_iter().map(convert::event_to_pb).collect(),
+    }
+}
+
+/// Handle one client request on stream `id`.
+fn handle(shared: &SmShared, id: u64, req: pb::WatchRequest) {
+    match req.request_union {
+        Some(RequestUnion::CreateRequest(c)) => {
+            let past = c.start_revision > 0;
+            shared.watch_hub().create(id, &create_request(c));
+            if past {
+                shared.sync_watchers(SYNC_BATCH_EVENTS);
+            }
+        }
+        Some(RequestUnion::CancelRequest(c)) => {
+            shared.watch_hub().cancel(id, c.watch_id);
+        }
+        Some(RequestUnion::ProgressRequest(_)) => shared.watch_hub().request_progress(id),
+        None => {}
+    }
+    let mut hub = shared.watch_hub();
+    shared.wake_watch_streams(&mut hub);
+}
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<Streaming<pb::WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let mut requests = request.into_inner();
+        let shared = self.ctx.node.state().clone();
+        let (id, waker) = shared.open_watch_stream();
+        let done = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = tokio::sync::mpsc::channel(SEND_BACKLOG);
+
+        let (reader_shared, reader_done, reader_waker) = (shared.clone(), done.clone(), waker.clone());
+        crate::env::spawn(async move {
+            while let Some(Ok(req)) = requests.next().await {
+                handle(&reader_shared, id, req);
+            }
+            reader_done.store(true, Ordering::SeqCst);
+            reader_waker.notify_one();
+        });
+
+        let ctx = self.ctx.clone();
+        let max_bytes = ctx.max_request_bytes.saturating_add(512 * 1024);
+        crate::env::spawn(async move {
+            'stream: while !done.load(Ordering::SeqCst) {
+                waker.notified().await;
+                let responses = shared.watch_hub().take(id, max_bytes);
+                for r in responses {
+                    if tx.send(Ok(response_to_pb(&ctx, r))).await.is_err() {
+                        break 'stream;
+                    }
+                }
+                // What the stream's budget held back is now room: let catch-up refill it.
+                shared.sync_watchers(SYNC_BATCH_EVENTS);
+            }
+            shared.close_watch_stream(id);
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}
+
+/// Catch up unsynced watchers every [`SYNC_INTERVAL`]; send progress notifications
+/// every `progress_interval` (0: never). Runs until `shutdown`.
+pub async fn run_watch_sync(shared: Arc<SmShared>, progress_interval: Duration, shutdown: Shutdown) {
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+    let ticks_per_progress = (progress_interval.as_millis() / SYNC_INTERVAL.as_millis()).max(1) as u64;
+    let mut tick: u64 = 0;
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(SYNC_INTERVAL) => {}
+        }
+        tick += 1;
+        shared.sync_watchers(SYNC_BATCH_EVENTS);
+        if !progress_interval.is_zero() && tick % ticks_per_progress == 0 {
+            let mut hub = shared.watch_hub();
+            hub.progress_all();
+            shared.wake_watch_streams(&mut hub);
+        }
+    }
+}
