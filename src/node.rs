@@ -277,6 +277,7 @@ impl Node {
             tracing::warn!(error = %e, "no leader yet; serving clients anyway (they get \"no leader\")");
         } else {
             publish(&node, identity.member_id, cfg, leader_wait).await;
+            node.follow_leadership().await;
         }
         let ctx = Arc::new(Context {
             node,

@@ -28,6 +28,9 @@ use crate::shutdown::Shutdown;
 
 /// How often the primary looks for expired leases and due checkpoints.
 pub const TICK: Duration = Duration::from_millis(LESSOR_TICK_MS);
+/// How often a member checks whether it should be promoted or demoted: a new leader
+/// answers KeepAlive only once promoted, so this is most of its delay.
+const LEADERSHIP_POLL: Duration = Duration::from_millis(20);
 
 pub struct Lessor {
     expiry: Mutex<LeaseExpiry>,
@@ -98,8 +101,15 @@ impl RaftNode {
         self.leaders.ask::<Result<i64, Error>>(&info, data, LeaderCall::Lease).await?
     }
 
-    /// The leader's part of [`RaftNode::lease_call`].
+    /// The leader's part of [`RaftNode::lease_call`]. A leader not yet promoted (it
+    /// is applying its predecessors' entries) is waited for, briefly.
     pub async fn lease_call_local(&self, call: LeaseCall) -> Result<i64, Error> {
+        for _ in 0..100 {
+            if self.shared.lessor.is_primary() || self.leader() != Some(self.member_id) {
+                break;
+            }
+            tokio::time::sleep(LEADERSHIP_POLL).await;
+        }
         match call {
             LeaseCall::Renew(id) => self.lease_renew_local(id).await,
             LeaseCall::TimeToLive(id) => self.lease_ttl_local(id),
@@ -148,34 +158,49 @@ impl RaftNode {
     pub async fn run_lessor(&self, shutdown: Shutdown) {
         let stop = shutdown.wait();
         tokio::pin!(stop);
+        let polls_per_tick = (TICK.as_millis() / LEADERSHIP_POLL.as_millis()).max(1) as u64;
+        let mut polls: u64 = 0;
         loop {
             tokio::select! {
                 () = &mut stop => return,
-                () = tokio::time::sleep(TICK) => self.lessor_tick().await,
+                () = tokio::time::sleep(LEADERSHIP_POLL) => {}
+            }
+            polls += 1;
+            if self.follow_leadership().await && polls % polls_per_tick == 0 {
+                self.lessor_tick();
             }
         }
     }
 
-    async fn lessor_tick(&self) {
+    /// Promote or demote with leadership; whether this member is the primary. (Called
+    /// once before a member serves clients, so that a leader's first grants are
+    /// timed by a primary, as etcd's lessor is promoted when it becomes leader.)
+    pub async fn follow_leadership(&self) -> bool {
         let lessor = &self.shared.lessor;
-        let leads = self.leader() == Some(self.member_id);
-        if !leads {
+        if self.leader() != Some(self.member_id) {
             if lessor.is_primary() {
                 lessor.expiry().demote();
+                tracing::info!("lessor demoted");
             }
-            return;
+            return false;
         }
-        if !lessor.is_primary() {
-            // Applied everything committed before this term: the store is complete.
-            if self.leader_read_index().await.is_err() {
-                return;
-            }
-            let state = self.shared.read();
-            let now = lessor.now_ms();
-            lessor.expiry().promote(now, &state.leases, lessor.extend_ms);
-            tracing::info!(leases = state.leases.len(), "lessor promoted");
-            return;
+        if lessor.is_primary() {
+            return true;
         }
+        // Applied everything committed before this term: the store is complete.
+        if self.leader_read_index().await.is_err() {
+            return false;
+        }
+        let state = self.shared.read();
+        let now = lessor.now_ms();
+        lessor.expiry().promote(now, &state.leases, lessor.extend_ms);
+        tracing::info!(leases = state.leases.len(), "lessor promoted");
+        true
+    }
+
+    /// The primary's periodic work: revoke expired leases, checkpoint remaining TTLs.
+    fn lessor_tick(&self) {
+        let lessor = &self.shared.lessor;
         let now = lessor.now_ms();
         let (expired, checkpoints) = {
             let mut expiry = lessor.expiry();

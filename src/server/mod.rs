@@ -4,14 +4,18 @@
 //!
 //! Services served now: KV, Watch, Lease, Cluster, Maintenance (Status, Hash, HashKV,
 //! Alarm list, MoveLeader; the rest answer Unimplemented until their issues land).
-//! Services not registered (Auth, Lock, Election) answer Unimplemented from tonic.
+//! Lock and Election (server-side recipes over leases and txns). Auth is not
+//! registered: tonic answers Unimplemented.
 
 pub mod cluster;
+pub mod concurrency;
 pub mod convert;
+pub mod election;
 #[cfg(not(madsim))]
 pub mod h2_authority;
 pub mod kv;
 pub mod lease;
+pub mod lock;
 pub mod maintenance;
 #[cfg(not(madsim))]
 pub mod oversize;
@@ -150,6 +154,11 @@ pub async fn serve(
         crate::proto::etcdserverpb::lease_server::LeaseServer::new(lease::LeaseService { ctx: ctx.clone() });
     let watcher =
         crate::proto::etcdserverpb::watch_server::WatchServer::new(watch::WatchService { ctx: ctx.clone() });
+    let lock = crate::proto::v3lockpb::lock_server::LockServer::new(lock::LockService { ctx: ctx.clone() });
+    let election =
+        crate::proto::v3electionpb::election_server::ElectionServer::new(election::ElectionService {
+            ctx: ctx.clone(),
+        });
     // Over that limit, etcd's code and message rather than tonic's (see `oversize`).
     #[cfg(not(madsim))]
     let (kv, maint, cluster) = (
@@ -166,7 +175,9 @@ pub async fn serve(
         .add_service(maint)
         .add_service(cluster)
         .add_service(lease)
-        .add_service(watcher);
+        .add_service(watcher)
+        .add_service(lock)
+        .add_service(election);
     spawn_router!(router, addr, shutdown, "client")
 }
 

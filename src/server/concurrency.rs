@@ -1,0 +1,144 @@
+//! What the Lock and Election services share (etcd's clientv3/concurrency recipes,
+//! run on the server as etcd's v3lock and v3election do): a waiter's key is
+//! `<name>/<lease in hex>`, created with the lease if absent; the waiter holds the
+//! lock / leads once no key under `<name>/` has a smaller create revision.
+//!
+//! ```text
+//! name "job", leases 1a and 2b:  job/1a (create 7)  job/2b (create 9)
+//!   1a holds (nothing older); 2b waits until job/1a is deleted (unlock, resign,
+//!   or lease expiry), then holds.
+//! ```
+//!
+//! Waiting reads this member's applied state every [`POLL`]: a key older than ours
+//! can only disappear, never appear, so a lagging member only makes a waiter wait
+//! longer, never acquire early.
+
+use std::time::Duration;
+
+use super::{propose, status, Ctx};
+use crate::apply::{Request as Write, Response as Applied};
+use crate::error::Error;
+use crate::mvcc::{
+    Compare, CompareResult, CompareTarget, KeyValue, PutRequest, RangeRequest, RequestOp, ResponseOp,
+    SortOrder, SortTarget, TxnRequest,
+};
+
+/// How often a waiter looks at the keys ahead of it.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// The end of the range of keys starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// A held key: the key, its create revision, and the header revision of the txn.
+pub struct Held {
+    pub key: Vec<u8>,
+    pub create_revision: i64,
+    pub revision: i64,
+}
+
+/// Run a txn through raft; its response and header revision.
+pub async fn txn(ctx: &Ctx, req: TxnRequest) -> Result<(crate::mvcc::TxnResponse, i64), tonic::Status> {
+    let applied = propose(ctx, Write::Txn(req)).await?;
+    match applied.result {
+        Ok(Applied::Txn(t)) => Ok((t, applied.revision)),
+        Ok(other) => Err(status(Error::Internal(format!("txn applied as {other:?}")))),
+        Err(e) => Err(status(e)),
+    }
+}
+
+fn first_kv(resp: &crate::mvcc::TxnResponse) -> Option<KeyValue> {
+    match resp.responses.first() {
+        Some(ResponseOp::Range(r)) => r.kvs.first().cloned(),
+        _ => None,
+    }
+}
+
+/// Create `<prefix><lease hex>` with `value` under `lease` unless it exists (then it
+/// is ours already, from an earlier call with the same lease), and wait until it is
+/// the oldest key under `prefix`.
+pub async fn acquire(ctx: &Ctx, prefix: &[u8], lease: i64, value: &[u8]) -> Result<Held, tonic::Status> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(format!("{lease:x}").as_bytes());
+    let get = RequestOp::Range(RangeRequest { key: key.clone(), ..Default::default() });
+    let put =
+        RequestOp::Put(PutRequest { key: key.clone(), value: value.to_vec(), lease, ..Default::default() });
+    let absent = Compare {
+        result: CompareResult::Equal,
+        target: CompareTarget::Create(0),
+        key: key.clone(),
+        range_end: vec![],
+    };
+    let (resp, revision) =
+        txn(ctx, TxnRequest { compare: vec![absent], success: vec![put, get.clone()], failure: vec![get] })
+            .await?;
+    let create_revision = if resp.succeeded {
+        revision
+    } else {
+        first_kv(&resp).map(|kv| kv.create_revision).ok_or_else(|| status(Error::LeaseNotFound))?
+    };
+    let held = Held { key, create_revision, revision };
+    wait_for_turn(ctx, prefix, &held).await?;
+    Ok(held)
+}
+
+/// Wait until no key under `prefix` was created before `held`; fail if `held`
+/// itself disappears meanwhile (its lease expired or was revoked).
+async fn wait_for_turn(ctx: &Ctx, prefix: &[u8], held: &Held) -> Result<(), tonic::Status> {
+    loop {
+        let (older, still_mine) = {
+            let state = ctx.node.state().read();
+            // Not count_only: as in etcd, a count ignores the revision filters.
+            let older = state
+                .kv
+                .range(&RangeRequest {
+                    key: prefix.to_vec(),
+                    range_end: prefix_end(prefix),
+                    max_create_revision: held.create_revision - 1,
+                    keys_only: true,
+                    ..Default::default()
+                })
+                .map_err(status)?
+                .kvs
+                .len();
+            let mine = state
+                .kv
+                .range(&RangeRequest { key: held.key.clone(), ..Default::default() })
+                .map_err(status)?;
+            (older, mine.kvs.first().map(|kv| kv.create_revision) == Some(held.create_revision))
+        };
+        let applied_ours = ctx.node.state().read().kv.current_revision() >= held.revision;
+        if applied_ours && !still_mine {
+            return Err(status(Error::LeaseNotFound));
+        }
+        if applied_ours && older == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The oldest key under `prefix` (the lock holder / election leader), if any.
+pub fn oldest(ctx: &Ctx, prefix: &[u8]) -> Result<(Option<KeyValue>, i64), tonic::Status> {
+    let state = ctx.node.state().read();
+    let r = state
+        .kv
+        .range(&RangeRequest {
+            key: prefix.to_vec(),
+            range_end: prefix_end(prefix),
+            sort_order: SortOrder::Ascend,
+            sort_target: SortTarget::Create,
+            limit: 1,
+            ..Default::default()
+        })
+        .map_err(status)?;
+    Ok((r.kvs.into_iter().next(), state.kv.current_revision()))
+}

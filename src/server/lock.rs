@@ -1,0 +1,38 @@
+//! The Lock service (etcd's v3lock): Lock waits until the caller's key
+//! `<name>/<lease hex>` is the oldest under `<name>/` (see `concurrency`) and returns
+//! it; Unlock deletes it. The lock lives as long as the lease.
+
+use tonic::{Request, Response, Status};
+
+use super::concurrency::acquire;
+use super::{propose, status, Ctx};
+use crate::apply::Request as Write;
+use crate::mvcc::DeleteRangeRequest;
+use crate::proto::v3lockpb as pb;
+use crate::proto::v3lockpb::lock_server::Lock;
+
+pub struct LockService {
+    pub ctx: Ctx,
+}
+
+#[tonic::async_trait]
+impl Lock for LockService {
+    async fn lock(&self, request: Request<pb::LockRequest>) -> Result<Response<pb::LockResponse>, Status> {
+        let req = request.into_inner();
+        let mut prefix = req.name;
+        prefix.push(b'/');
+        let held = acquire(&self.ctx, &prefix, req.lease, b"").await?;
+        Ok(Response::new(pb::LockResponse { header: self.ctx.current_header(), key: held.key }))
+    }
+
+    async fn unlock(
+        &self,
+        request: Request<pb::UnlockRequest>,
+    ) -> Result<Response<pb::UnlockResponse>, Status> {
+        let key = request.into_inner().key;
+        let applied =
+            propose(&self.ctx, Write::DeleteRange(DeleteRangeRequest { key, ..Default::default() })).await?;
+        applied.result.map_err(status)?;
+        Ok(Response::new(pb::UnlockResponse { header: self.ctx.header(applied.revision) }))
+    }
+}
