@@ -18,3 +18,4 @@ pub mod raft;
 pub mod server;
 pub mod shutdown;
 pub mod storage;
+pub mod tls;
