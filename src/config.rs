@@ -28,20 +28,34 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
     ("log-level", "info"),
     ("logger", "zap"),
     ("log-outputs", "default"),
+    // TLS (src/tls/): client side, peer side, and the TLS 1.2 suites of both.
+    ("cert-file", ""),
+    ("key-file", ""),
+    ("trusted-ca-file", ""),
+    ("client-crl-file", ""),
+    ("peer-cert-file", ""),
+    ("peer-key-file", ""),
+    ("peer-trusted-ca-file", ""),
+    ("peer-crl-file", ""),
+    ("cipher-suites", ""),
 ];
 
 /// Flags that are booleans (`--flag`, `--flag=true|false`).
-const BOOL_FLAGS: &[&str] = &["version", "help", "strict-reconfig-check"];
+const BOOL_FLAGS: &[&str] = &[
+    "version",
+    "help",
+    "strict-reconfig-check",
+    "auto-tls",
+    "peer-auto-tls",
+    "client-cert-auth",
+    "peer-client-cert-auth",
+];
 
 /// Boolean flags whose default is true.
 const DEFAULT_TRUE_FLAGS: &[&str] = &["strict-reconfig-check"];
 
 /// Boolean etcd flags we accept but do not act on yet (never consume a value).
 const IGNORED_BOOL_FLAGS: &[&str] = &[
-    "auto-tls",
-    "peer-auto-tls",
-    "client-cert-auth",
-    "peer-client-cert-auth",
     "debug",
     "enable-pprof",
     "enable-v2",
@@ -76,10 +90,56 @@ pub struct Config {
     /// Refuse member changes that could lose quorum (etcd's default: on).
     pub strict_reconfig_check: bool,
     pub log_level: String,
+    /// TLS of the client URLs: --cert-file, --key-file, --trusted-ca-file,
+    /// --client-cert-auth, --auto-tls, --client-crl-file.
+    pub client_tls: TlsFlags,
+    /// TLS of the peer URLs: the same flags with `peer-` in front.
+    pub peer_tls: TlsFlags,
+    /// --cipher-suites: etcd's (Go's) names of the TLS 1.2 suites allowed, in order;
+    /// empty for the default set.
+    pub cipher_suites: Vec<String>,
     pub show_version: bool,
     pub show_help: bool,
     /// Human-readable warnings about accepted-but-ignored flags.
     pub warnings: Vec<String>,
+}
+
+/// One side's TLS flags (client or peer), as etcd's `TLSInfo` holds them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFlags {
+    pub cert_file: String,
+    pub key_file: String,
+    pub trusted_ca_file: String,
+    /// Require a client certificate signed by `trusted_ca_file` (a CA file alone
+    /// requires it too, as in etcd).
+    pub client_cert_auth: bool,
+    /// Make a self-signed certificate at start when no cert/key files are given.
+    pub auto_tls: bool,
+    /// Certificates listed in this CRL (PEM or DER) are refused.
+    pub crl_file: String,
+}
+
+impl TlsFlags {
+    /// No certificate of any kind: https URLs of this side cannot be served.
+    pub fn is_empty(&self) -> bool {
+        self.cert_file.is_empty() && self.key_file.is_empty() && !self.auto_tls
+    }
+}
+
+fn tls_flags(
+    prefix: &str,
+    crl_flag: &str,
+    get: &dyn Fn(&str) -> String,
+    get_bool: &dyn Fn(&str) -> Result<bool, String>,
+) -> Result<TlsFlags, String> {
+    Ok(TlsFlags {
+        cert_file: get(&format!("{prefix}cert-file")),
+        key_file: get(&format!("{prefix}key-file")),
+        trusted_ca_file: get(&format!("{prefix}trusted-ca-file")),
+        client_cert_auth: get_bool(&format!("{prefix}client-cert-auth"))?,
+        auto_tls: get_bool(&format!("{prefix}auto-tls"))?,
+        crl_file: get(crl_flag),
+    })
 }
 
 /// Default backend quota, as etcd: 2 GiB.
@@ -237,6 +297,9 @@ fn build(
             &get("experimental-watch-progress-notify-interval"),
         )?,
         log_level: get("log-level"),
+        client_tls: tls_flags("", "client-crl-file", get, get_bool)?,
+        peer_tls: tls_flags("peer-", "peer-crl-file", get, get_bool)?,
+        cipher_suites: split_urls(&get("cipher-suites")),
         show_version: get_bool("version")?,
         show_help: get_bool("help")?,
         warnings,

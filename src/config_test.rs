@@ -41,8 +41,8 @@ fn flag_forms_and_env() {
 
 #[test]
 fn unknown_flags_warn_and_do_not_eat_next_flag() {
-    let c = parse(&args("--auto-tls --peer-auto-tls --name n1 --enable-pprof --experimental-foo 5"), &no_env)
-        .unwrap();
+    let c =
+        parse(&args("--debug --enable-v2 --name n1 --enable-pprof --experimental-foo 5"), &no_env).unwrap();
     assert_eq!(c.name, "n1");
     assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
 }
@@ -80,4 +80,35 @@ fn durations_and_default_true_flags() {
     assert_eq!(parse_duration_ms("f", "1.5s"), Ok(1500));
     assert!(parse_duration_ms("f", "10").is_err());
     assert!(parse_duration_ms("f", "5 parsecs").is_err());
+}
+
+#[test]
+fn tls_flags_from_flags_and_env() {
+    let env = |k: &str| match k {
+        "ETCD_PEER_AUTO_TLS" => Some("true".to_string()),
+        "ETCD_TRUSTED_CA_FILE" => Some("/ca.crt".to_string()),
+        _ => None,
+    };
+    let c = parse(
+        &args(
+            "--auto-tls --cert-file /s.crt --key-file=/s.key --client-cert-auth --client-crl-file /r.crl \
+             --peer-cert-file /p.crt --peer-client-cert-auth=false \
+             --cipher-suites TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        ),
+        &env,
+    )
+    .unwrap();
+    assert!(c.warnings.is_empty(), "TLS flags are real flags now: {:?}", c.warnings);
+    let client = &c.client_tls;
+    assert!(client.auto_tls && client.client_cert_auth);
+    assert_eq!((client.cert_file.as_str(), client.key_file.as_str()), ("/s.crt", "/s.key"));
+    assert_eq!((client.trusted_ca_file.as_str(), client.crl_file.as_str()), ("/ca.crt", "/r.crl"));
+    let peer = &c.peer_tls;
+    assert!(peer.auto_tls, "from ETCD_PEER_AUTO_TLS");
+    assert!(!peer.client_cert_auth);
+    assert_eq!(peer.cert_file, "/p.crt");
+    assert!(peer.trusted_ca_file.is_empty() && peer.crl_file.is_empty());
+    assert_eq!(c.cipher_suites.len(), 2);
+    let d = parse(&[], &no_env).unwrap();
+    assert!(d.client_tls.is_empty() && d.peer_tls.is_empty() && d.cipher_suites.is_empty());
 }

@@ -19,4 +19,5 @@ pub mod raft;
 pub mod server;
 pub mod shutdown;
 pub mod storage;
+pub mod tls;
 pub mod watch;

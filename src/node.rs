@@ -21,6 +21,7 @@ use crate::raft::{ClusterInfo, MemberInfo, RaftConfig, RaftNode};
 use crate::server::{self, Context, Ctx};
 use crate::shutdown::Shutdown;
 use crate::storage::meta;
+use crate::tls::{self, PeerTls, TlsSetup};
 
 /// Who this data directory belongs to; written once at bootstrap.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +36,8 @@ pub struct Node {
     pub ctx: Ctx,
     shutdown: Shutdown,
     servers: Vec<tokio::task::JoinHandle<()>>,
-    /// Addresses actually bound, in `--listen-client-urls` order.
+    /// Addresses actually bound, in `--listen-client-urls` order (one per address:
+    /// `http://` and `https://` on one port share it).
     pub client_addrs: Vec<SocketAddr>,
 }
 
@@ -93,12 +95,10 @@ fn load_identity(disk: &dyn Disk, path: &Path) -> Result<Option<Identity>, Strin
     }
 }
 
-/// Resolve a listen URL to a socket address (loopback names resolve to 127.0.0.1).
+/// Resolve a listen URL (http or https) to a socket address (loopback names resolve
+/// to 127.0.0.1).
 pub fn listen_addr(url: &str) -> Result<SocketAddr, String> {
-    let (host, port, tls) = url_host_port(url)?;
-    if tls {
-        return Err(format!("TLS listener {url} is not supported yet"));
-    }
+    let (host, port, _tls) = url_host_port(url)?;
     let ip = match host.as_str() {
         "localhost" | "" => std::net::Ipv4Addr::LOCALHOST.into(),
         h => h
@@ -145,8 +145,8 @@ fn other_peer_urls(cfg: &Config) -> Vec<String> {
 }
 
 /// Ask the member at `url` who is in its cluster.
-async fn ask_members(url: &str) -> Result<ClusterInfo, String> {
-    let mut client = crate::raft::network::connect(url).await?;
+async fn ask_members(url: &str, tls: &PeerTls) -> Result<ClusterInfo, String> {
+    let mut client = crate::raft::network::connect(url, tls).await?;
     let msg = crate::proto::metastorepeerpb::RaftMessage { data: vec![], cluster_id: 0 };
     let resp = tokio::time::timeout(Duration::from_secs(2), client.members(msg))
         .await
@@ -158,7 +158,7 @@ async fn ask_members(url: &str) -> Result<ClusterInfo, String> {
 /// Joining an existing cluster (`--initial-cluster-state existing`, no data yet): ask
 /// the other members for the cluster and find ourselves in it by peer URLs (the
 /// member must have been added first, as with etcd's `member add`).
-async fn join_identity(cfg: &Config) -> Result<Identity, String> {
+async fn join_identity(cfg: &Config, tls: &PeerTls) -> Result<Identity, String> {
     let mut own = cfg.initial_advertise_peer_urls.clone();
     own.sort();
     let peers = other_peer_urls(cfg);
@@ -170,7 +170,7 @@ async fn join_identity(cfg: &Config) -> Result<Identity, String> {
         let mut last_error = String::new();
         loop {
             for url in &peers {
-                match ask_members(url).await {
+                match ask_members(url, tls).await {
                     Ok(info) => {
                         let me = info.members.iter().find(|m| {
                             let mut urls = m.info.peer_urls.clone();
@@ -206,8 +206,8 @@ async fn join_identity(cfg: &Config) -> Result<Identity, String> {
 
 /// Refuse to start next to members of another cluster (a data dir or token from a
 /// different cluster): ask each peer once, briefly; silence is not an error.
-async fn check_peers_cluster(cfg: &Config, identity: &Identity) -> Result<(), String> {
-    let asks = other_peer_urls(cfg).into_iter().map(|url| async move { (ask_members(&url).await, url) });
+async fn check_peers_cluster(cfg: &Config, identity: &Identity, tls: &PeerTls) -> Result<(), String> {
+    let asks = other_peer_urls(cfg).into_iter().map(|url| async move { (ask_members(&url, tls).await, url) });
     for (answer, url) in futures::future::join_all(asks).await {
         if let Ok(info) = answer {
             if info.cluster_id != identity.cluster_id {
@@ -234,18 +234,19 @@ impl Node {
         let member_dir = PathBuf::from(&cfg.data_dir).join("member");
         disk.create_dir_all(&member_dir).map_err(|e| format!("create {}: {e}", member_dir.display()))?;
         let id_path = member_dir.join("identity");
+        let tls = TlsSetup::load(cfg, disk.as_ref())?;
         let (identity, members, fresh) = match load_identity(disk.as_ref(), &id_path)? {
             Some(id) => (id, BTreeMap::new(), false),
             None if cfg.initial_cluster_state_new => {
                 let (id, members) = bootstrap_identity(cfg)?;
                 (id, members, true)
             }
-            None => (join_identity(cfg).await?, BTreeMap::new(), true),
+            None => (join_identity(cfg, &tls.peer_client).await?, BTreeMap::new(), true),
         };
         if !fresh && identity.name != cfg.name {
             tracing::warn!(stored = %identity.name, flag = %cfg.name, "data dir belongs to another member name");
         }
-        check_peers_cluster(cfg, &identity).await?;
+        check_peers_cluster(cfg, &identity, &tls.peer_client).await?;
         let raft_cfg = RaftConfig {
             member_id: identity.member_id,
             cluster_id: identity.cluster_id,
@@ -257,6 +258,7 @@ impl Node {
             snapshot_count: cfg.snapshot_count,
             limits: ApplyLimits { max_txn_ops: cfg.max_txn_ops },
             clock: clock.clone(),
+            peer_tls: tls.peer_client.clone(),
         };
         let node = RaftNode::start(disk.clone(), &member_dir, raft_cfg).await?;
         if fresh {
@@ -266,9 +268,8 @@ impl Node {
         }
         let shutdown = Shutdown::new();
         let mut servers = Vec::new();
-        for url in &cfg.listen_peer_urls {
-            let addr = listen_addr(url)?;
-            let (_bound, handle) = server::serve_peer(node.clone(), addr, shutdown.clone()).await?;
+        for (addr, accept) in tls::listeners(&cfg.listen_peer_urls, tls.peer_server.as_ref(), "peer-")? {
+            let (_bound, handle) = server::serve_peer(node.clone(), addr, accept, shutdown.clone()).await?;
             servers.push(handle);
         }
         // As etcd: serve clients once the member has joined a cluster with a leader.
@@ -298,9 +299,8 @@ impl Node {
         let (watch_state, watch_stop) = (ctx.node.state().clone(), shutdown.clone());
         servers.push(crate::env::spawn(server::watch::run_watch_sync(watch_state, progress, watch_stop)));
         let mut client_addrs = Vec::new();
-        for url in &cfg.listen_client_urls {
-            let addr = listen_addr(url)?;
-            let (bound, handle) = server::serve(ctx.clone(), addr, shutdown.clone()).await?;
+        for (addr, accept) in tls::listeners(&cfg.listen_client_urls, tls.client.as_ref(), "")? {
+            let (bound, handle) = server::serve(ctx.clone(), addr, accept, shutdown.clone()).await?;
             client_addrs.push(bound);
             servers.push(handle);
         }

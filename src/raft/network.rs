@@ -26,6 +26,7 @@ use super::state_machine::Snapshot;
 use super::types::{MemberInfo, TypeConfig, Vote};
 use crate::proto::metastorepeerpb::raft_peer_client::RaftPeerClient;
 use crate::proto::metastorepeerpb::{RaftMessage, SnapshotChunk};
+use crate::tls::PeerTls;
 
 /// Snapshot data travels in chunks of this many bytes.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
@@ -41,6 +42,8 @@ pub struct Network {
     pub cluster_id: u64,
     /// Set when a peer says this member was removed from the cluster.
     pub removed: Arc<AtomicBool>,
+    /// How to reach `https://` peer URLs.
+    pub tls: PeerTls,
 }
 
 /// A connection to one peer, (re)made on demand.
@@ -50,12 +53,12 @@ pub struct Peer {
     client: Option<RaftPeerClient<Channel>>,
     cluster_id: u64,
     removed: Arc<AtomicBool>,
+    tls: PeerTls,
 }
 
-/// Connect to `url` with a timeout.
-pub async fn connect(url: &str) -> Result<RaftPeerClient<Channel>, String> {
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).map_err(|e| e.to_string())?;
-    match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect()).await {
+/// Connect to `url` with a timeout (over TLS for an `https://` URL).
+pub async fn connect(url: &str, tls: &PeerTls) -> Result<RaftPeerClient<Channel>, String> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(url)).await {
         Ok(Ok(channel)) => Ok(RaftPeerClient::new(channel)),
         Ok(Err(e)) => Err(format!("connect {url}: {e}")),
         Err(_) => Err(format!("connect {url}: timed out")),
@@ -84,6 +87,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             client: None,
             cluster_id: self.cluster_id,
             removed: self.removed.clone(),
+            tls: self.tls.clone(),
         }
     }
 }
@@ -94,7 +98,7 @@ impl Peer {
             return Ok(c.clone());
         }
         let url = self.url.clone().ok_or_else(|| unreachable(self.target, "no peer URL"))?;
-        let c = connect(&url).await.map_err(|e| unreachable(self.target, e))?;
+        let c = connect(&url, &self.tls).await.map_err(|e| unreachable(self.target, e))?;
         self.client = Some(c.clone());
         Ok(c)
     }

@@ -41,6 +41,8 @@ pub struct RaftConfig {
     pub limits: ApplyLimits,
     /// This member's clock (leases expire by the leader's).
     pub clock: crate::env::Clock,
+    /// How to reach `https://` peer URLs.
+    pub peer_tls: crate::tls::PeerTls,
 }
 
 /// A point-in-time view of the raft state (for response headers and Status).
@@ -92,6 +94,7 @@ pub(super) fn write_error(e: WriteError) -> Error {
 #[derive(Clone, Default)]
 pub(super) struct LeaderClients {
     cluster_id: u64,
+    tls: crate::tls::PeerTls,
     by_url: Arc<std::sync::Mutex<std::collections::HashMap<String, PeerClient>>>,
 }
 
@@ -102,7 +105,7 @@ impl LeaderClients {
         if let Some(c) = self.by_url.lock().unwrap_or_else(|p| p.into_inner()).get(url) {
             return Ok(c.clone());
         }
-        let c = network::connect(url).await.map_err(|e| {
+        let c = network::connect(url, &self.tls).await.map_err(|e| {
             tracing::debug!(error = %e, "leader unreachable");
             Error::NoLeader
         })?;
@@ -181,7 +184,8 @@ impl RaftNode {
         .validate()
         .map_err(|e| format!("raft config: {e}"))?;
         let removed = Arc::new(AtomicBool::new(false));
-        let network = Network { cluster_id: cfg.cluster_id, removed: removed.clone() };
+        let network =
+            Network { cluster_id: cfg.cluster_id, removed: removed.clone(), tls: cfg.peer_tls.clone() };
         let raft = Raft::new(cfg.member_id, Arc::new(rc), network, log, sm)
             .await
             .map_err(|e| format!("start raft: {e}"))?;
@@ -195,7 +199,11 @@ impl RaftNode {
             cluster_id: cfg.cluster_id,
             strict_reconfig_check: cfg.strict_reconfig_check,
             election_timeout_ms: election,
-            leaders: LeaderClients { cluster_id: cfg.cluster_id, ..Default::default() },
+            leaders: LeaderClients {
+                cluster_id: cfg.cluster_id,
+                tls: cfg.peer_tls.clone(),
+                ..Default::default()
+            },
             removed,
         })
     }

@@ -94,13 +94,15 @@ pub async fn propose(
     }
 }
 
-/// Bind `$addr`, spawn `$router` on it until `$shutdown` turns true; evaluates to
+/// Bind `$addr`, spawn `$router` on it until `$shutdown` turns true, accepting
+/// connections as `$accept` (a [`crate::tls::Accept`]) says; evaluates to
 /// `Ok((bound_addr, join_handle))`. (A macro: tonic's router types differ between
 /// the real and the simulated build.)
 macro_rules! spawn_router {
-    ($router:expr, $addr:expr, $shutdown:expr, $what:literal) => {{
+    ($router:expr, $addr:expr, $accept:expr, $shutdown:expr, $what:literal) => {{
         let router = $router;
         let addr = $addr;
+        let accept: crate::tls::Accept = $accept;
         let shutdown: crate::shutdown::Shutdown = $shutdown;
         let signal = async move { shutdown.wait().await };
         #[cfg(not(madsim))]
@@ -109,11 +111,11 @@ macro_rules! spawn_router {
                 .await
                 .map_err(|e| format!("listen on {addr} ({} URL): {e}", $what))?;
             let bound = listener.local_addr().map_err(|e| e.to_string())?;
-            // Accept a full URL as `:authority`, as etcd does (see `h2_authority`).
-            let incoming = tokio_stream::StreamExt::map(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                |conn| conn.map(crate::server::h2_authority::AuthorityFix::new),
-            );
+            // Plaintext or TLS (see `tls`); then accept a full URL as `:authority`,
+            // as etcd does (see `h2_authority`).
+            let incoming = tokio_stream::StreamExt::map(crate::tls::incoming(listener, accept, $what), |conn| {
+                conn.map(crate::server::h2_authority::AuthorityFix::new)
+            });
             let handle = tokio::spawn(async move {
                 if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
                     tracing::error!(error = %e, concat!($what, " server stopped"));
@@ -123,6 +125,8 @@ macro_rules! spawn_router {
         }
         #[cfg(madsim)]
         {
+            // Always `Accept::Plain`: the TLS modes cannot be made in this build.
+            let _ = accept;
             let handle = tokio::spawn(async move {
                 if let Err(e) = router.serve_with_shutdown(addr, signal).await {
                     tracing::error!(error = %e, concat!($what, " server stopped"));
@@ -138,6 +142,7 @@ macro_rules! spawn_router {
 pub async fn serve(
     ctx: Ctx,
     addr: std::net::SocketAddr,
+    accept: crate::tls::Accept,
     shutdown: crate::shutdown::Shutdown,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     use crate::proto::etcdserverpb::cluster_server::ClusterServer;
@@ -178,13 +183,14 @@ pub async fn serve(
         .add_service(watcher)
         .add_service(lock)
         .add_service(election);
-    spawn_router!(router, addr, shutdown, "client")
+    spawn_router!(router, addr, accept, shutdown, "client")
 }
 
 /// Serve the peer (raft transport) service on `addr` until `shutdown` turns true.
 pub async fn serve_peer(
     node: crate::raft::RaftNode,
     addr: std::net::SocketAddr,
+    accept: crate::tls::Accept,
     shutdown: crate::shutdown::Shutdown,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     use crate::proto::metastorepeerpb::raft_peer_server::RaftPeerServer;
@@ -192,5 +198,5 @@ pub async fn serve_peer(
     #[cfg(not(madsim))]
     let svc = svc.max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
     let router = tonic::transport::Server::builder().add_service(svc);
-    spawn_router!(router, addr, shutdown, "peer")
+    spawn_router!(router, addr, accept, shutdown, "peer")
 }

@@ -5,6 +5,7 @@
 
 #![allow(clippy::disallowed_methods, dead_code)]
 
+pub mod certs;
 pub mod cluster;
 
 use std::io::{BufRead, BufReader};
