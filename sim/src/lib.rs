@@ -6,6 +6,8 @@
 //! - [`cluster`]: simulated nodes, each with a [`SimDisk`](metastore::env::sim_disk::SimDisk)
 //!   that survives kill/restart.
 //! - [`traffic`]: etcd gRPC clients writing through madsim-tonic, recording every op.
+//! - [`kv_traffic`]: concurrent clients doing get/put/delete/CAS, recorded as a
+//!   [`history`] for the [`linearize`] checker against the etcd [`model`].
 //! - [`validate`]: the checkers (durability and atomicity after crashes).
 
 #![cfg(madsim)]
@@ -14,6 +16,10 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod cluster;
+pub mod history;
+pub mod kv_traffic;
+pub mod linearize;
+pub mod model;
 pub mod runner;
 pub mod traffic;
 pub mod validate;

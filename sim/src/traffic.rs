@@ -32,6 +32,9 @@ pub struct Op {
     pub kind: OpKind,
     pub value: Vec<u8>,
     pub outcome: Outcome,
+    /// Simulated nanoseconds when the call was made and when it ended.
+    pub invoke_ns: u64,
+    pub return_ns: u64,
 }
 
 pub async fn connect(url: &str) -> Option<KvClient<Channel>> {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use madsim::rand::{thread_rng, Rng};
 use metastore::env::sim_disk::{CrashMode, FaultConfig};
 use metastore_sim::cluster::{single_member_config, SimMember};
+use metastore_sim::kv_traffic;
 use metastore_sim::runner::{self, Fingerprint, Outcome};
 use metastore_sim::traffic::{self, Op, OpKind};
 use metastore_sim::validate;
@@ -55,6 +56,7 @@ async fn crash_durability() -> Result<Outcome, String> {
         })
         .collect();
     let gaps: Vec<u64> = (0..n_ops).map(|_| rng.gen_range(0..30)).collect();
+    let origin = tokio::time::Instant::now();
     let workload = client.spawn({
         let url = url.clone();
         async move {
@@ -62,8 +64,10 @@ async fn crash_durability() -> Result<Outcome, String> {
             let mut conn = None;
             for (i, ((kind, value), gap)) in plan.into_iter().zip(gaps).enumerate() {
                 tokio::time::sleep(Duration::from_millis(gap)).await;
+                let invoke_ns = kv_traffic::now_ns(origin);
                 let outcome = traffic::run_op(&mut conn, &url, &kind, &value).await;
-                history.push(Op { id: i as u64, kind, value, outcome });
+                let return_ns = kv_traffic::now_ns(origin);
+                history.push(Op { id: i as u64, kind, value, outcome, invoke_ns, return_ns });
             }
             history
         }

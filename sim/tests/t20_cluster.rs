@@ -1,8 +1,11 @@
 //! A 3- or 5-member cluster (from the seed) under partitions, packet loss, one-way
 //! clogs and kill+restart with every SimDisk crash mode, while one client writes
-//! through whichever member answers (followers forward to the leader). After the
-//! faults stop: every member answers, every acknowledged write is there, nothing is
-//! half-applied, and all members have equal HashKV at the same revision.
+//! through whichever member answers (followers forward to the leader) and 2-4
+//! checked clients run get/put/delete/CAS. The whole history (every write, every
+//! read, timeouts as unknown outcomes) must be linearizable against etcd's model
+//! with revisions. After the faults stop: every member answers, every acknowledged
+//! write is there, nothing is half-applied, and all members have equal HashKV at the
+//! same revision.
 
 #![cfg(madsim)]
 #![allow(clippy::disallowed_methods)] // virtual, seeded time under madsim
@@ -14,9 +17,19 @@ use madsim::net::NetSim;
 use madsim::rand::{thread_rng, Rng};
 use metastore::env::sim_disk::CrashMode;
 use metastore_sim::cluster::{member_config, SimMember};
+use metastore_sim::history::{Op as HistoryOp, Request};
 use metastore_sim::runner::{self, Fingerprint, Outcome};
 use metastore_sim::traffic::{self, Op, OpKind};
 use metastore_sim::validate;
+use metastore_sim::{kv_traffic, linearize};
+
+fn verdict_name(v: &linearize::Verdict) -> &'static str {
+    match v {
+        linearize::Verdict::Linearizable(_) => "ok",
+        linearize::Verdict::Violation(_) => "violation",
+        linearize::Verdict::Unknown { .. } => "unknown (budget)",
+    }
+}
 
 async fn cluster_faults() -> Result<Outcome, String> {
     let start = tokio::time::Instant::now();
@@ -61,15 +74,32 @@ async fn cluster_faults() -> Result<Outcome, String> {
             let mut target = first_target;
             for (i, (kind, value, gap)) in plan.into_iter().enumerate() {
                 tokio::time::sleep(Duration::from_millis(gap)).await;
+                let invoke_ns = kv_traffic::now_ns(start);
                 let outcome = traffic::run_op(&mut conn, &urls[target], &kind, &value).await;
+                let return_ns = kv_traffic::now_ns(start);
                 if conn.is_none() {
                     target = (target + 1) % urls.len();
                 }
-                history.push(Op { id: i as u64, kind, value, outcome });
+                history.push(Op { id: i as u64, kind, value, outcome, invoke_ns, return_ns });
             }
             history
         }
     });
+
+    // Checked clients: concurrent get/put/delete/CAS, each on its own simulated node.
+    let n_checked = rng.gen_range(2..5u64);
+    let mut checked = Vec::new();
+    for c in 0..n_checked {
+        let plan: Vec<(Request, u64)> = (0..rng.gen_range(50..150u64))
+            .map(|n| (kv_traffic::random_request(&mut rng, c * 1000 + n), rng.gen_range(0..60)))
+            .collect();
+        let node = madsim::runtime::Handle::current()
+            .create_node()
+            .name(format!("checked{c}"))
+            .ip([10, 0, 2, 1 + c as u8].into())
+            .build();
+        checked.push(node.spawn(kv_traffic::run_client(c + 1, urls.clone(), plan, start)));
+    }
 
     // Nemesis: partitions, clogs, packet loss and crashes, each from the seed.
     let net = NetSim::current();
@@ -115,6 +145,17 @@ async fn cluster_faults() -> Result<Outcome, String> {
     for op in &history {
         fp.add(&format!("{op:?}"));
     }
+    // Every write of the run, in the checker's terms: revisions are global, so the
+    // writer's ops belong in the same history as the checked clients'.
+    let mut kv_history: Vec<HistoryOp> = history.iter().map(|op| kv_traffic::from_traffic(op, 0)).collect();
+    for task in checked {
+        kv_history.extend(task.await.map_err(|e| format!("checked client failed: {e}"))?);
+    }
+    let verdict = linearize::check(&kv_history, &linearize::Config::default());
+    fp.add(&format!("linearizability {} ({})", verdict_name(&verdict), kv_traffic::summary(&kv_history)));
+    if let linearize::Verdict::Violation(v) = verdict {
+        return Err(format!("linearizability: {v}"));
+    }
 
     // Quiet phase: every member answers and agrees.
     let reader =
@@ -142,7 +183,10 @@ async fn cluster_faults() -> Result<Outcome, String> {
         }
     }
     fp.add(&format!("final rev={final_rev} kvs={kvs:?}"));
-    let ops_checked = validate::check(&history, final_rev, &kvs)?;
+    // The writer's keys only: the checked clients' keys are the linearizability
+    // checker's business.
+    let writer_kvs: Vec<_> = kvs.iter().filter(|(k, _, _)| !k.starts_with(b"lin/")).cloned().collect();
+    let ops_checked = validate::check(&history, final_rev, &writer_kvs)?;
     let hashes = reader
         .spawn(async move {
             let mut out = Vec::new();
@@ -167,8 +211,10 @@ async fn cluster_faults() -> Result<Outcome, String> {
             return Err(format!("recovery: member m{i} refused to start on corruption: {e}"));
         }
     }
-    let ops_acked =
-        history.iter().filter(|op| matches!(op.outcome, traffic::Outcome::Ok { .. })).count() as u64;
+    let ops_acked = history.iter().filter(|op| matches!(op.outcome, traffic::Outcome::Ok { .. })).count()
+        as u64
+        + kv_history.iter().filter(|op| op.response().is_some()).count() as u64;
+    let ops_checked = ops_checked + kv_history.len() as u64;
     Ok(Outcome {
         fingerprint: fp.value(),
         ops_checked,
