@@ -10,6 +10,7 @@ use std::time::Duration;
 use madsim::runtime::{Handle, NodeHandle};
 use metastore::config::{self, Config};
 use metastore::env::sim_disk::{CrashMode, CrashReport, FaultConfig, SimDisk};
+use metastore::env::Clock;
 use metastore::node::Node;
 
 /// Startup outcomes of one member, in order (for the checkers).
@@ -74,6 +75,20 @@ pub fn single_member_config(name: &str, ip: Ipv4Addr, snapshot_count: u64) -> Co
 impl SimMember {
     /// Create the madsim node; it starts the store at once and again on every restart.
     pub fn start(name: &str, ip: Ipv4Addr, cfg: Config, disk_seed: u64) -> SimMember {
+        SimMember::start_skewed(name, ip, cfg, disk_seed, 0, 0)
+    }
+
+    /// [`SimMember::start`] with this member's clock shifted by `offset_ms` and
+    /// running fast or slow by `drift_ppm` (every start gets a fresh clock, as a
+    /// restarted process reads a fresh monotonic clock).
+    pub fn start_skewed(
+        name: &str,
+        ip: Ipv4Addr,
+        cfg: Config,
+        disk_seed: u64,
+        offset_ms: i64,
+        drift_ppm: i64,
+    ) -> SimMember {
         let disk = SimDisk::new(disk_seed, FaultConfig::none());
         let starts = Arc::new(Mutex::new(StartLog::default()));
         let (d, s, c) = (disk.clone(), starts.clone(), cfg);
@@ -87,7 +102,10 @@ impl SimMember {
                 // fatal error, exit, start again. Killing the node ends the loop.
                 async move {
                     loop {
-                        match Node::start(&cfg, Arc::new(disk.clone())).await {
+                        let clock = Clock::new();
+                        clock.set_offset_ms(offset_ms);
+                        clock.set_drift_ppm(drift_ppm);
+                        match Node::start_with_clock(&cfg, Arc::new(disk.clone()), clock).await {
                             Ok(node) => {
                                 {
                                     let mut log = lock(&starts);
