@@ -217,3 +217,94 @@ pub fn summary(ops: &[Op]) -> String {
     let ok = ops.iter().filter(|o| matches!(o.outcome, Outcome::Ok(_))).count();
     format!("{} ops, {ok} ok, {} unknown", ops.len(), ops.len() - ok)
 }
+
+/// The acknowledged writes of a history, for the watch checker.
+pub fn acked_writes(ops: &[Op]) -> Vec<crate::watch_check::AckedWrite> {
+    let mut out = Vec::new();
+    for op in ops {
+        let Outcome::Ok(resp) = &op.outcome else { continue };
+        let changes = match &op.request {
+            Request::Put { key, value } => vec![(key.clone(), Some(value.clone()))],
+            Request::Delete { key } if resp.deleted > 0 => vec![(key.clone(), None)],
+            Request::Cas { key, value, .. } if resp.succeeded => vec![(key.clone(), Some(value.clone()))],
+            Request::PutMany { kvs } => kvs.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+            _ => continue,
+        };
+        out.push(crate::watch_check::AckedWrite { revision: resp.revision, changes });
+    }
+    out
+}
+
+/// Watch every key with prev_kv from revision 2 through the members in turn,
+/// resuming after the last revision seen whenever the stream breaks, until a
+/// revision >= `until` (once nonzero) has been seen or `deadline_ns` passes.
+pub async fn watch_all(
+    urls: Vec<String>,
+    first: usize,
+    until: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    deadline_ns: u64,
+    origin: tokio::time::Instant,
+) -> Vec<crate::watch_check::SeenEvent> {
+    use metastore::proto::etcdserverpb::watch_client::WatchClient;
+    use std::sync::atomic::Ordering;
+    let mut seen: Vec<crate::watch_check::SeenEvent> = Vec::new();
+    let mut next = 2i64;
+    let mut responses = 0u64;
+    let mut target = first;
+    let done = |seen: &Vec<crate::watch_check::SeenEvent>| {
+        let goal = until.load(Ordering::SeqCst);
+        goal > 0 && seen.last().is_some_and(|e| e.revision >= goal) || now_ns(origin) > deadline_ns
+    };
+    while !done(&seen) {
+        target += 1;
+        let Ok(endpoint) = tonic::transport::Endpoint::from_shared(urls[target % urls.len()].clone()) else {
+            continue;
+        };
+        let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(1), endpoint.connect()).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let create = pb::WatchRequest {
+            request_union: Some(pb::watch_request::RequestUnion::CreateRequest(pb::WatchCreateRequest {
+                key: vec![0],
+                range_end: vec![0],
+                start_revision: next,
+                prev_kv: true,
+                ..Default::default()
+            })),
+        };
+        let Ok(Ok(stream)) = tokio::time::timeout(
+            Duration::from_secs(2),
+            WatchClient::new(ch).watch(tokio_stream::iter(vec![create])),
+        )
+        .await
+        else {
+            continue;
+        };
+        let mut stream = stream.into_inner();
+        while !done(&seen) {
+            let Ok(Ok(Some(resp))) = tokio::time::timeout(Duration::from_secs(2), stream.message()).await
+            else {
+                break;
+            };
+            if resp.canceled {
+                break;
+            }
+            responses += 1;
+            for e in resp.events {
+                let Some(kv) = e.kv else { continue };
+                let value = (e.r#type == 0).then(|| kv.value.clone());
+                let prev_value = e.prev_kv.map(|p| p.value);
+                next = kv.mod_revision + 1;
+                seen.push(crate::watch_check::SeenEvent {
+                    revision: kv.mod_revision,
+                    key: kv.key,
+                    value,
+                    prev_value,
+                    response: responses,
+                });
+            }
+        }
+    }
+    seen
+}

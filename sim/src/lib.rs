@@ -23,3 +23,4 @@ pub mod model;
 pub mod runner;
 pub mod traffic;
 pub mod validate;
+pub mod watch_check;

@@ -21,7 +21,7 @@ use metastore_sim::history::{Op as HistoryOp, Request};
 use metastore_sim::runner::{self, Fingerprint, Outcome};
 use metastore_sim::traffic::{self, Op, OpKind};
 use metastore_sim::validate;
-use metastore_sim::{kv_traffic, linearize};
+use metastore_sim::{kv_traffic, linearize, watch_check};
 
 fn verdict_name(v: &linearize::Verdict) -> &'static str {
     match v {
@@ -99,6 +99,26 @@ async fn cluster_faults() -> Result<Outcome, String> {
             .ip([10, 0, 2, 1 + c as u8].into())
             .build();
         checked.push(node.spawn(kv_traffic::run_client(c + 1, urls.clone(), plan, start)));
+    }
+
+    // Watchers of every key (prev_kv), one per simulated node, each resuming through
+    // any member; they stop once they have seen the final revision.
+    let watch_until = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let mut watchers = Vec::new();
+    for w in 0..rng.gen_range(1..3u8) {
+        let node = madsim::runtime::Handle::current()
+            .create_node()
+            .name(format!("watcher{w}"))
+            .ip([10, 0, 3, 1 + w].into())
+            .build();
+        let first = rng.gen_range(0..size);
+        watchers.push(node.spawn(kv_traffic::watch_all(
+            urls.clone(),
+            first,
+            watch_until.clone(),
+            600_000_000_000,
+            start,
+        )));
     }
 
     // Nemesis: partitions, clogs, packet loss and crashes, each from the seed.
@@ -183,6 +203,17 @@ async fn cluster_faults() -> Result<Outcome, String> {
         }
     }
     fp.add(&format!("final rev={final_rev} kvs={kvs:?}"));
+    // Every watcher saw every revision once, in order, atomically, with the right
+    // prev_kv and the acknowledged writes' changes.
+    watch_until.store(final_rev, std::sync::atomic::Ordering::SeqCst);
+    let acked = kv_traffic::acked_writes(&kv_history);
+    let mut watch_events = 0;
+    for (w, task) in watchers.into_iter().enumerate() {
+        let seen = task.await.map_err(|e| format!("watcher {w} failed: {e}"))?;
+        watch_events +=
+            watch_check::check(&seen, 2, final_rev, &acked).map_err(|e| format!("watcher {w}: {e}"))?;
+    }
+    fp.add(&format!("watch events {watch_events}"));
     // The writer's keys only: the checked clients' keys are the linearizability
     // checker's business.
     let writer_kvs: Vec<_> = kvs.iter().filter(|(k, _, _)| !k.starts_with(b"lin/")).cloned().collect();
@@ -214,7 +245,7 @@ async fn cluster_faults() -> Result<Outcome, String> {
     let ops_acked = history.iter().filter(|op| matches!(op.outcome, traffic::Outcome::Ok { .. })).count()
         as u64
         + kv_history.iter().filter(|op| op.response().is_some()).count() as u64;
-    let ops_checked = ops_checked + kv_history.len() as u64;
+    let ops_checked = ops_checked + kv_history.len() as u64 + watch_events;
     Ok(Outcome {
         fingerprint: fp.value(),
         ops_checked,

@@ -108,18 +108,28 @@ impl Watch for WatchService {
 
         let (reader_shared, reader_done, reader_waker) = (shared.clone(), done.clone(), waker.clone());
         crate::env::spawn(async move {
-            while let Some(Ok(req)) = requests.next().await {
-                handle(&reader_shared, id, req);
+            // A client that closes its sending side keeps receiving, as from etcd;
+            // a broken stream ends the watch.
+            while let Some(next) = requests.next().await {
+                match next {
+                    Ok(req) => handle(&reader_shared, id, req),
+                    Err(_) => {
+                        reader_done.store(true, Ordering::SeqCst);
+                        reader_waker.notify_one();
+                        return;
+                    }
+                }
             }
-            reader_done.store(true, Ordering::SeqCst);
-            reader_waker.notify_one();
         });
 
         let ctx = self.ctx.clone();
         let max_bytes = ctx.max_request_bytes.saturating_add(512 * 1024);
         crate::env::spawn(async move {
             'stream: while !done.load(Ordering::SeqCst) {
-                waker.notified().await;
+                tokio::select! {
+                    () = waker.notified() => {}
+                    () = tx.closed() => break 'stream,
+                }
                 let responses = shared.watch_hub().take(id, max_bytes);
                 for r in responses {
                     if tx.send(Ok(response_to_pb(&ctx, r))).await.is_err() {
