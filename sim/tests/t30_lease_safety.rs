@@ -29,6 +29,10 @@ use tonic::transport::Channel;
 
 /// The largest clock drift the members get (parts per million).
 const MAX_DRIFT_PPM: i64 = 20_000;
+/// The observer reads until then: faults end by about 24 s, keep-alives by 8 s after
+/// the grants, TTLs are at most 5 s; a new leader adds its election timeout and may
+/// retry a lost revoke after 7 s. Every lease must be gone well before.
+const OBSERVE_UNTIL_NS: u64 = 45_000_000_000;
 
 async fn channel(url: &str) -> Option<Channel> {
     let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).ok()?;
@@ -161,7 +165,7 @@ async fn lease_safety() -> Result<Outcome, String> {
     let reads = observer.spawn(async move {
         let mut reads: Vec<(Vec<u8>, u64, u64, bool)> = Vec::new();
         let mut target = 0usize;
-        while now_ns(origin) < 25_000_000_000 {
+        while now_ns(origin) < OBSERVE_UNTIL_NS {
             for i in 0..4 {
                 let key = format!("lease/{i}").into_bytes();
                 let invoke = now_ns(origin);
