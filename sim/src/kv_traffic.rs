@@ -12,7 +12,7 @@ use metastore::proto::etcdserverpb::kv_client::KvClient;
 use tonic::transport::Channel;
 
 use crate::history::{Compare, KeyValue, Op, Outcome, Request, Response};
-use crate::traffic::connect;
+use crate::traffic::{connect, put_op};
 
 /// Keys the checked clients use (few, so that they contend).
 pub const KEYS: usize = 4;
@@ -47,16 +47,6 @@ fn kv_of(kv: metastore::proto::mvccpb::KeyValue) -> KeyValue {
         create_revision: kv.create_revision,
         mod_revision: kv.mod_revision,
         version: kv.version,
-    }
-}
-
-fn put_op(key: &[u8], value: &[u8]) -> pb::RequestOp {
-    pb::RequestOp {
-        request: Some(pb::request_op::Request::RequestPut(pb::PutRequest {
-            key: key.to_vec(),
-            value: value.to_vec(),
-            ..Default::default()
-        })),
     }
 }
 

@@ -43,7 +43,7 @@ pub async fn connect(url: &str) -> Option<KvClient<Channel>> {
     Some(KvClient::new(channel))
 }
 
-fn put_op(key: &[u8], value: &[u8]) -> pb::RequestOp {
+pub fn put_op(key: &[u8], value: &[u8]) -> pb::RequestOp {
     pb::RequestOp {
         request: Some(pb::request_op::Request::RequestPut(pb::PutRequest {
             key: key.to_vec(),
