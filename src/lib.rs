@@ -6,12 +6,33 @@
 //! [`storage`] (WAL, snapshots) → [`env`] (the one door to the world).
 //! [`node::Node`] starts a whole node in-process.
 
+/// `mutant!(Name)`: whether the deliberate bug `Name` of [`mutant::Mutant`] is
+/// switched on. Only simulation builds have mutants; elsewhere this is `false`.
+#[cfg(madsim)]
+#[macro_export]
+macro_rules! mutant {
+    ($m:ident) => {
+        $crate::mutant::is($crate::mutant::Mutant::$m)
+    };
+}
+
+/// `mutant!(Name)`: always `false` outside the simulator.
+#[cfg(not(madsim))]
+#[macro_export]
+macro_rules! mutant {
+    ($m:ident) => {
+        false
+    };
+}
+
 pub mod apply;
 pub mod config;
 pub mod env;
 pub mod error;
 pub mod ids;
 pub mod lease;
+#[cfg(madsim)]
+pub mod mutant;
 pub mod mvcc;
 pub mod node;
 pub mod proto;

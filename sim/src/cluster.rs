@@ -3,7 +3,9 @@
 //! [`SimMember::crash`] applies a crash mode to it, and a restart finds whatever
 //! survived.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ use metastore::config::{self, Config};
 use metastore::env::sim_disk::{CrashMode, CrashReport, FaultConfig, SimDisk};
 use metastore::env::Clock;
 use metastore::node::Node;
+use metastore::raft::log_store::persisted_term;
+use metastore::raft::RaftNode;
 
 /// Startup outcomes of one member, in order (for the checkers).
 #[derive(Clone, Debug, Default)]
@@ -23,6 +27,10 @@ pub struct StartLog {
     pub fatal: Vec<String>,
     /// Whether the most recent start attempt succeeded.
     pub up: bool,
+    /// Terms in which this member was seen leading (by its own raft state).
+    pub led_terms: BTreeSet<u64>,
+    /// Invariants this member broke, as seen by its observer (see [`observe`]).
+    pub violations: Vec<String>,
 }
 
 /// How long the simulated supervisor waits before restarting a failed process.
@@ -102,16 +110,26 @@ impl SimMember {
                 // fatal error, exit, start again. Killing the node ends the loop.
                 async move {
                     loop {
+                        // What the restart must not forget: the persisted vote's term.
+                        let member_dir = Path::new(&cfg.data_dir).join("member");
+                        let persisted = persisted_term(&disk, &member_dir).ok().flatten().unwrap_or(0);
                         let clock = Clock::new();
                         clock.set_offset_ms(offset_ms);
                         clock.set_drift_ppm(drift_ppm);
                         match Node::start_with_clock(&cfg, Arc::new(disk.clone()), clock).await {
                             Ok(node) => {
-                                {
+                                let incarnation = {
                                     let mut log = lock(&starts);
                                     log.started += 1;
                                     log.up = true;
-                                }
+                                    log.started
+                                };
+                                tokio::spawn(observe(
+                                    node.ctx.node.clone(),
+                                    starts.clone(),
+                                    incarnation,
+                                    persisted,
+                                ));
                                 let fatal = node.wait_fatal().await;
                                 node.stop().await;
                                 let mut log = lock(&starts);
@@ -149,6 +167,63 @@ impl SimMember {
     pub fn start_log(&self) -> StartLog {
         lock(&self.starts).clone()
     }
+}
+
+/// Watch one incarnation of a member's raft state and record what it breaks: the
+/// term never below the vote persisted before the start (a forgotten vote lets a
+/// member vote twice in a term) and never going back; applied index and store
+/// revision never going back. Every term in which it leads goes into `led_terms`.
+async fn observe(raft: RaftNode, starts: Arc<Mutex<StartLog>>, incarnation: u64, persisted_term: u64) {
+    let mut last = (0u64, 0u64, 0i64); // term, applied index, revision
+    let state = raft.state().clone();
+    raft.watch_status(|status| {
+        let revision = state.read().kv.current_revision();
+        let mut broken = Vec::new();
+        if status.term < persisted_term {
+            broken.push(format!(
+                "term {} after a restart below the persisted vote's term {persisted_term}",
+                status.term
+            ));
+        }
+        if status.term < last.0 {
+            broken.push(format!("term went back from {} to {}", last.0, status.term));
+        }
+        if status.applied_index < last.1 {
+            broken.push(format!("applied index went back from {} to {}", last.1, status.applied_index));
+        }
+        if revision < last.2 {
+            broken.push(format!("store revision went back from {} to {revision}", last.2));
+        }
+        last = (status.term, status.applied_index, revision);
+        let mut log = lock(&starts);
+        if log.started != incarnation {
+            return false;
+        }
+        if status.is_leader {
+            log.led_terms.insert(status.term);
+        }
+        log.violations.extend(broken);
+        true
+    })
+    .await
+}
+
+/// The invariants over a whole run: nothing any observer recorded, and at most one
+/// leader per term.
+pub fn check_invariants(members: &[SimMember]) -> Result<(), String> {
+    let mut leaders: BTreeMap<u64, &str> = BTreeMap::new();
+    for m in members {
+        let log = m.start_log();
+        if let Some(v) = log.violations.first() {
+            return Err(format!("invariant: member {}: {v}", m.name));
+        }
+        for term in &log.led_terms {
+            if let Some(other) = leaders.insert(*term, &m.name) {
+                return Err(format!("invariant: two leaders in term {term}: {other} and {}", m.name));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

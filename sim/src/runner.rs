@@ -9,6 +9,8 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use metastore::mutant::Mutant;
+
 /// What a scenario reports for one seed.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
@@ -59,25 +61,79 @@ pub fn seeds(default_count: u64) -> Vec<u64> {
     (first..first + count).collect()
 }
 
+/// The mutant `SIM_MUTANT` names (see `metastore::mutant`), if any. An unknown name
+/// is an error: a typo must not pass as "caught".
+pub fn mutant_from_env() -> Option<Mutant> {
+    let name = std::env::var("SIM_MUTANT").ok().filter(|n| !n.is_empty())?;
+    match Mutant::from_name(&name) {
+        Some(m) => Some(m),
+        None => {
+            let known: Vec<&str> = metastore::mutant::ALL.iter().map(|m| m.name()).collect();
+            panic!("SIM_MUTANT={name}: no such mutant (known: {})", known.join(", "))
+        }
+    }
+}
+
+/// Whether this process runs a mutant (determinism checks then stand aside).
+pub fn mutating() -> bool {
+    std::env::var("SIM_MUTANT").is_ok_and(|n| !n.is_empty())
+}
+
+fn run_seed<F, Fut>(seed: u64, scenario: &F) -> Result<Outcome, String>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Outcome, String>> + 'static,
+{
+    let mut rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+    rt.set_time_limit(Duration::from_secs(600));
+    match std::panic::catch_unwind(AssertUnwindSafe(|| rt.block_on(scenario()))) {
+        Ok(r) => r,
+        Err(p) => Err(format!("panicked: {}", panic_message(&p))),
+    }
+}
+
+/// Mutation mode: run seeds until one fails. Passes (prints `caught`) if one does,
+/// fails (prints `survived`) if none does.
+fn hunt<F, Fut>(name: &str, mutant: Mutant, seeds: &[u64], scenario: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Outcome, String>> + 'static,
+{
+    metastore::mutant::set(Some(mutant));
+    for (n, &seed) in seeds.iter().enumerate() {
+        if let Err(reason) = run_seed(seed, &scenario) {
+            metastore::mutant::set(None);
+            let reason: String = reason.chars().take(300).collect();
+            println!(
+                "MUTANT {} caught by {name} at seed {seed} after {} seeds: {reason}",
+                mutant.name(),
+                n + 1
+            );
+            println!("  replay: SIM_MUTANT={} ci/replay-seed {seed} {name}", mutant.name());
+            return;
+        }
+    }
+    metastore::mutant::set(None);
+    println!("MUTANT {} survived {name} over {} seeds", mutant.name(), seeds.len());
+    panic!("mutant {} survived {name} over {} seeds: the checks are too weak", mutant.name(), seeds.len());
+}
+
 /// Run `scenario` once per seed and panic (failing the test) if any seed failed.
+/// With `SIM_MUTANT` set, hunt for a seed that catches the mutant instead.
 pub fn run<F, Fut>(name: &str, default_count: u64, scenario: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Outcome, String>> + 'static,
 {
     let seeds = seeds(default_count);
+    if let Some(mutant) = mutant_from_env() {
+        return hunt(name, mutant, &seeds, scenario);
+    }
     let replaying = std::env::var("SIM_SEED").is_ok();
     let mut total = Outcome::default();
     let mut failures = Vec::new();
     for &seed in &seeds {
-        let mut rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-        rt.set_time_limit(Duration::from_secs(600));
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| rt.block_on(scenario())));
-        let result = match result {
-            Ok(r) => r,
-            Err(p) => Err(format!("panicked: {}", panic_message(&p))),
-        };
-        match result {
+        match run_seed(seed, &scenario) {
             Ok(o) => {
                 if replaying {
                     println!("{name}: seed {seed} ok, fingerprint {:016x}", o.fingerprint);

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
 use metastore::env::sim_disk::{CrashMode, FaultConfig};
-use metastore_sim::cluster::{single_member_config, SimMember};
+use metastore_sim::cluster::{self, single_member_config, SimMember};
 use metastore_sim::kv_traffic;
 use metastore_sim::runner::{self, Fingerprint, Outcome};
 use metastore_sim::traffic::{self, Op, OpKind};
@@ -111,6 +111,7 @@ async fn crash_durability() -> Result<Outcome, String> {
         return Err(format!("liveness: the member is not up after recovery: {log:?}"));
     }
     let ops_checked = validate::check(&history, final_rev, &kvs)?;
+    cluster::check_invariants(std::slice::from_ref(&member))?;
     let ops_acked =
         history.iter().filter(|op| matches!(op.outcome, traffic::Outcome::Ok { .. })).count() as u64;
     if std::env::var("SIM_VERBOSE").is_ok() {
@@ -138,7 +139,7 @@ fn crash_durability_over_seeds() {
 /// The same seed gives the same run, bit for bit (madsim compares every random draw).
 #[test]
 fn crash_durability_is_deterministic() {
-    if std::env::var("SIM_SEED").is_ok() {
+    if std::env::var("SIM_SEED").is_ok() || runner::mutating() {
         return;
     }
     for seed in [1u64, 2, 3] {

@@ -22,7 +22,7 @@ use metastore::env::sim_disk::CrashMode;
 use metastore::proto::etcdserverpb as pb;
 use metastore::proto::etcdserverpb::kv_client::KvClient;
 use metastore::proto::etcdserverpb::lease_client::LeaseClient;
-use metastore_sim::cluster::{member_config, SimMember};
+use metastore_sim::cluster::{self, member_config, SimMember};
 use metastore_sim::kv_traffic::now_ns;
 use metastore_sim::runner::{self, Fingerprint, Outcome};
 use tonic::transport::Channel;
@@ -242,6 +242,7 @@ async fn lease_safety() -> Result<Outcome, String> {
         }
         fp.add(&format!("lease {id:x} ttl {} renewals {}", run.ttl_s, run.renewals_ns.len()));
     }
+    cluster::check_invariants(&nodes)?;
     Ok(Outcome {
         fingerprint: fp.value(),
         ops_checked: checked + reads.len() as u64,
@@ -260,7 +261,7 @@ fn lease_safety_over_seeds() {
 /// The same seed gives the same run, bit for bit.
 #[test]
 fn lease_safety_is_deterministic() {
-    if std::env::var("SIM_SEED").is_ok() {
+    if std::env::var("SIM_SEED").is_ok() || runner::mutating() {
         return;
     }
     let result = madsim::runtime::Runtime::check_determinism(1, madsim::Config::default(), || async {

@@ -123,6 +123,10 @@ impl RaftNode {
             if self.leader() != Some(self.member_id) {
                 return Err(Error::LeaderChanged);
             }
+            if crate::mutant!(KeepAliveNoExtend) {
+                let ttl = self.shared.read().leases.get(id).map(|l| l.ttl_s());
+                return Ok(ttl.unwrap_or(0));
+            }
             let renewal = {
                 let state = self.shared.read();
                 let now = self.shared.lessor.now_ms();
@@ -178,6 +182,13 @@ impl RaftNode {
     pub async fn follow_leadership(&self) -> bool {
         let lessor = &self.shared.lessor;
         if self.leader() != Some(self.member_id) {
+            if crate::mutant!(FollowerExpiresLeases) {
+                if !lessor.is_primary() {
+                    let state = self.shared.read();
+                    lessor.expiry().promote(lessor.now_ms(), &state.leases, 0);
+                }
+                return true;
+            }
             if lessor.is_primary() {
                 lessor.expiry().demote();
                 tracing::info!("lessor demoted");
@@ -209,7 +220,13 @@ impl RaftNode {
         for id in expired {
             let node = self.clone();
             crate::env::spawn(async move {
-                if let Err(e) = node.propose_local(Request::LeaseRevoke { id }).await {
+                let revoke = Request::LeaseRevoke { id };
+                let result = if crate::mutant!(FollowerExpiresLeases) {
+                    node.propose(revoke).await
+                } else {
+                    node.propose_local(revoke).await
+                };
+                if let Err(e) = result {
                     tracing::debug!(error = %e, lease = %format!("{id:x}"), "revoke of expired lease failed");
                 }
             });

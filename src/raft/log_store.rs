@@ -98,6 +98,17 @@ struct Inner {
     wal: Mutex<Wal>,
     image: Mutex<LogImage>,
     vote: Mutex<Option<Vote>>,
+    /// Mutant `ApplyUncommitted`: the state machine appended entries go to at once.
+    #[cfg(madsim)]
+    speculate: std::sync::OnceLock<super::state_machine::StateMachine>,
+}
+
+/// The term of the vote persisted in `dir` (what a restart will find), if any.
+pub fn persisted_term(disk: &dyn Disk, dir: &Path) -> io::Result<Option<u64>> {
+    match meta::load_small_file(disk, &dir.join("vote")).map_err(wal_err)? {
+        Some(bytes) => Ok(Some(decode::<Vote>(&bytes)?.leader_id.term)),
+        None => Ok(None),
+    }
 }
 
 /// openraft's log storage (and, cloned, its log reader).
@@ -115,6 +126,7 @@ impl LogStore {
         let image = LogImage::replay(records)?;
         let vote_path = dir.join("vote");
         let vote = match meta::load_small_file(disk.as_ref(), &vote_path).map_err(wal_err)? {
+            Some(_) if crate::mutant!(ForgetVote) => None,
             Some(bytes) => Some(decode(&bytes)?),
             None => None,
         };
@@ -125,8 +137,16 @@ impl LogStore {
                 wal: Mutex::new(wal),
                 image: Mutex::new(image),
                 vote: Mutex::new(vote),
+                #[cfg(madsim)]
+                speculate: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Mutant `ApplyUncommitted`: hand appended entries to `sm` at once.
+    #[cfg(madsim)]
+    pub fn speculate_into(&self, sm: super::state_machine::StateMachine) {
+        let _ = self.inner.speculate.set(sm);
     }
 
     /// True if nothing was ever stored: no vote, no entry, nothing purged.
@@ -219,6 +239,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             records.push((ENTRY, e.index(), encode(e)?));
         }
         self.write_records(&records)?;
+        #[cfg(madsim)]
+        if crate::mutant!(ApplyUncommitted) {
+            if let Some(sm) = self.inner.speculate.get() {
+                for e in &entries {
+                    if let openraft::EntryPayload::Normal(req) = &e.payload {
+                        sm.apply_speculatively(e.log_id(), req);
+                    }
+                }
+            }
+        }
         {
             let mut img = self.image();
             for e in entries {

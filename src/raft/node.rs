@@ -163,6 +163,8 @@ impl RaftNode {
         let sm = StateMachine::open(disk, dir, cfg.limits, lessor)
             .map_err(|e| format!("open snapshot in {}: {e}", dir.display()))?;
         let shared = sm.shared();
+        #[cfg(madsim)]
+        log.speculate_into(sm.clone());
         let pristine = log.is_pristine() && shared.applied_index() == 0;
         let rc = openraft::Config {
             cluster_name: "metastore".into(),
@@ -178,7 +180,7 @@ impl RaftNode {
             // noop and that stale hint) can miss writes it acknowledged before the
             // restart: linearizable reads would return stale data. (Found twice: by the
             // 3-member process test and by the cluster simulation, seed 50.)
-            enable_leader_restore: Some(false),
+            enable_leader_restore: Some(crate::mutant!(LeaderRestore)),
             ..Default::default()
         }
         .validate()
@@ -315,21 +317,18 @@ impl RaftNode {
     }
 
     pub fn status(&self) -> RaftStatus {
-        let rx = self.raft.metrics();
-        let m = rx.borrow_watched();
-        RaftStatus {
-            leader: m.current_leader,
-            term: m.current_term,
-            last_log_index: m.last_log_index.unwrap_or(0),
-            committed_index: m
-                .cluster_committed
-                .as_ref()
-                .or(m.local_committed.as_ref())
-                .map(|l| l.index)
-                .unwrap_or(0),
-            applied_index: m.last_applied.as_ref().map(|l| l.index).unwrap_or(0),
-            is_leader: m.state == ServerState::Leader,
-            is_learner: m.state == ServerState::Learner,
+        status_of(&self.raft.metrics().borrow_watched())
+    }
+
+    /// Call `visit` with the raft status now and after every change, until it
+    /// returns false or raft stops.
+    pub async fn watch_status(&self, mut visit: impl FnMut(RaftStatus) -> bool) {
+        let mut rx = self.raft.metrics();
+        loop {
+            let status = status_of(&rx.borrow_watched());
+            if !visit(status) || rx.changed().await.is_err() {
+                return;
+            }
         }
     }
 
@@ -364,5 +363,23 @@ impl RaftNode {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
+    }
+}
+
+/// The status `m` describes.
+fn status_of(m: &openraft::RaftMetrics<TypeConfig>) -> RaftStatus {
+    RaftStatus {
+        leader: m.current_leader,
+        term: m.current_term,
+        last_log_index: m.last_log_index.unwrap_or(0),
+        committed_index: m
+            .cluster_committed
+            .as_ref()
+            .or(m.local_committed.as_ref())
+            .map(|l| l.index)
+            .unwrap_or(0),
+        applied_index: m.last_applied.as_ref().map(|l| l.index).unwrap_or(0),
+        is_leader: m.state == ServerState::Leader,
+        is_learner: m.state == ServerState::Learner,
     }
 }

@@ -38,6 +38,9 @@ pub struct SmShared {
     watch: Mutex<WatchHub>,
     /// Wakes the gRPC stream of each watch stream that has output.
     watch_wakers: Mutex<HashMap<StreamId, Arc<Notify>>>,
+    /// Mutant `ApplyUncommitted`: entries applied when appended, by log id.
+    #[cfg(madsim)]
+    speculated: Mutex<std::collections::BTreeMap<LogId, crate::apply::Applied>>,
 }
 
 impl SmShared {
@@ -146,6 +149,8 @@ impl StateMachine {
             lessor,
             watch,
             watch_wakers: Mutex::new(HashMap::new()),
+            #[cfg(madsim)]
+            speculated: Mutex::new(Default::default()),
         });
         Ok(StateMachine { shared, disk, snap_dir, limits })
     }
@@ -167,6 +172,14 @@ impl StateMachine {
             self.shared.wake_watch_streams(&mut hub);
         }
         applied
+    }
+
+    /// Mutant `ApplyUncommitted`: apply a normal entry as it is appended to the log.
+    #[cfg(madsim)]
+    pub fn apply_speculatively(&self, log_id: LogId, req: &crate::apply::Request) {
+        let applied = self.apply_normal(req);
+        self.shared.lessor.on_applied(req, &applied);
+        self.shared.speculated.lock().unwrap_or_else(|p| p.into_inner()).insert(log_id, applied);
     }
 
     async fn persist(&self, meta: &SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
@@ -211,6 +224,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         while let Some((entry, responder)) = entries.try_next().await? {
             let applied = match &entry.payload {
                 EntryPayload::Normal(req) => {
+                    #[cfg(madsim)]
+                    let speculated = self
+                        .shared
+                        .speculated
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&entry.log_id);
+                    #[cfg(madsim)]
+                    if let Some(applied) = speculated {
+                        self.shared.applied.write().unwrap_or_else(|p| p.into_inner()).0 = Some(entry.log_id);
+                        if let Some(responder) = responder {
+                            responder.send(applied);
+                        }
+                        continue;
+                    }
                     let applied = self.apply_normal(req);
                     self.shared.lessor.on_applied(req, &applied);
                     Some(applied)

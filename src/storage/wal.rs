@@ -222,7 +222,9 @@ impl Wal {
         let path = self.dir.join(segment.name.file_name());
         let file = self.current.as_mut().expect("the current segment is open");
         file.append(&self.batch.bytes).map_err(WalError::io("append", &path))?;
-        file.sync().map_err(WalError::io("fdatasync", &path))?;
+        if !crate::mutant!(AckBeforeFsync) {
+            file.sync().map_err(WalError::io("fdatasync", &path))?;
+        }
         let batch = std::mem::take(&mut self.batch);
         segment.bytes += batch.bytes.len() as u64;
         segment.max_index = segment.max_index.max(batch.max_index);

@@ -124,6 +124,7 @@ impl WatchHub {
         let (next_revision, state) = match req.start_revision {
             0 => (revision + 1, WatcherState::Synced),
             start if start > revision => (start, WatcherState::Synced),
+            start if crate::mutant!(DuplicateAfterReconnect) => ((start - 1).max(1), WatcherState::Unsynced),
             start => (start, WatcherState::Unsynced),
         };
         let watcher = Watcher::new(req, next_revision, state);
