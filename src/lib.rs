@@ -25,7 +25,28 @@ macro_rules! mutant {
     };
 }
 
+/// `buggify!("point")`: whether the fail point fires now (see [`buggify`]); only
+/// simulation builds have fail points.
+#[cfg(madsim)]
+#[macro_export]
+macro_rules! buggify {
+    ($point:literal) => {
+        $crate::buggify::fire($point)
+    };
+}
+
+/// `buggify!("point")`: always `false` outside the simulator.
+#[cfg(not(madsim))]
+#[macro_export]
+macro_rules! buggify {
+    ($point:literal) => {
+        false
+    };
+}
+
 pub mod apply;
+#[cfg(madsim)]
+pub mod buggify;
 pub mod config;
 pub mod env;
 pub mod error;

@@ -15,6 +15,7 @@
 // env-facade ban protects the store's code, not the simulator's.
 #![allow(clippy::disallowed_methods)]
 
+pub mod bitrot;
 pub mod cluster;
 pub mod history;
 pub mod kv_traffic;

@@ -148,3 +148,40 @@ pub async fn hash_kv(url: &str, revision: i64, deadline: Duration) -> Result<(u3
     }
     Err(format!("{url} did not answer HashKV within {deadline:?}: {last_err}"))
 }
+
+/// Ask the cluster to hand leadership to the member at `target_url` (etcd's
+/// MoveLeader, sent to the current leader as etcdctl does). Ok(true) if it moved.
+pub async fn move_leader(urls: &[String], target_url: &str) -> Result<bool, String> {
+    use metastore::proto::etcdserverpb::maintenance_client::MaintenanceClient;
+    async fn status(url: &str) -> Result<(MaintenanceClient<Channel>, pb::StatusResponse), String> {
+        let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).map_err(|e| e.to_string())?;
+        let channel = tokio::time::timeout(Duration::from_secs(1), endpoint.connect())
+            .await
+            .map_err(|_| "connect timeout".to_string())?
+            .map_err(|e| e.to_string())?;
+        let mut c = MaintenanceClient::new(channel);
+        let r = tokio::time::timeout(Duration::from_secs(2), c.status(pb::StatusRequest {}))
+            .await
+            .map_err(|_| "status timeout".to_string())?
+            .map_err(|s| s.message().to_string())?;
+        Ok((c, r.into_inner()))
+    }
+    let (_, target) = status(target_url).await?;
+    let target_id = target.header.map(|h| h.member_id).unwrap_or(0);
+    if target.leader == target_id {
+        return Ok(false);
+    }
+    for url in urls {
+        let Ok((mut c, s)) = status(url).await else { continue };
+        if s.header.map(|h| h.member_id) != Some(s.leader) {
+            continue;
+        }
+        let req = pb::MoveLeaderRequest { target_id };
+        return match tokio::time::timeout(Duration::from_secs(5), c.move_leader(req)).await {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(s)) => Err(s.message().to_string()),
+            Err(_) => Err("move leader timeout".into()),
+        };
+    }
+    Err("no leader found".into())
+}

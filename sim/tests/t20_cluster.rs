@@ -121,45 +121,106 @@ async fn cluster_faults() -> Result<Outcome, String> {
         )));
     }
 
-    // Nemesis: partitions, clogs, packet loss and crashes, each from the seed.
+    // Nemesis: partitions, clogs, packet loss, latency spikes, pauses, crashes and
+    // leader transfers, each from the seed; fail points armed per seed too.
+    fp.add(&runner::arm_fail_points(&mut rng));
     let net = NetSim::current();
-    let mut crashes = 0;
-    let mut faults = 0;
+    let sim = madsim::runtime::Handle::current();
+    let nemesis = sim.create_node().name("nemesis").ip([10, 0, 1, 3].into()).build();
+    let mut counts = Outcome::default();
     for _ in 0..rng.gen_range(2..6) {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(300..3000))).await;
         let victim = rng.gen_range(0..size);
         let id = nodes[victim].handle.id();
-        match rng.gen_range(0..4) {
+        let hold = Duration::from_millis(rng.gen_range(500..4000));
+        let kind = match rng.gen_range(0..9) {
             0 => {
                 let mode = CrashMode::ALL[rng.gen_range(0..CrashMode::ALL.len())];
                 let report = nodes[victim].crash(mode, Duration::from_millis(rng.gen_range(10..2000))).await;
-                crashes += 1;
                 fp.add(&format!("crash m{victim} {report:?}"));
+                "crash"
             }
             1 => {
                 net.clog_node(id);
                 fp.add(&format!("isolate m{victim}"));
-                tokio::time::sleep(Duration::from_millis(rng.gen_range(500..4000))).await;
+                tokio::time::sleep(hold).await;
                 net.unclog_node(id);
-                faults += 1;
+                "isolate"
             }
             2 => {
                 let other = nodes[(victim + 1) % size].handle.id();
                 net.clog_link(id, other);
                 fp.add(&format!("one-way clog m{victim}->m{}", (victim + 1) % size));
-                tokio::time::sleep(Duration::from_millis(rng.gen_range(500..4000))).await;
+                tokio::time::sleep(hold).await;
                 net.unclog_link(id, other);
-                faults += 1;
+                "one-way clog"
+            }
+            3 => {
+                // Crash storm: members die and come back within an election timeout,
+                // so some crash while voting (a forgotten vote lets one vote twice).
+                let n = rng.gen_range(3..12);
+                for _ in 0..n {
+                    let v = rng.gen_range(0..size);
+                    let down = Duration::from_millis(rng.gen_range(5..300));
+                    nodes[v].crash(CrashMode::KeepAll, down).await;
+                    tokio::time::sleep(Duration::from_millis(rng.gen_range(0..400))).await;
+                }
+                counts.count("crash", n - 1);
+                fp.add(&format!("crash storm of {n}"));
+                "crash"
+            }
+            4 => {
+                // Swizzle clog (FoundationDB): clog members one by one, then unclog
+                // them one by one in another random order.
+                let mut order: Vec<usize> = (0..size).filter(|_| rng.gen_bool(0.6)).collect();
+                for &m in &order {
+                    net.clog_node(nodes[m].handle.id());
+                    tokio::time::sleep(Duration::from_millis(rng.gen_range(50..500))).await;
+                }
+                for i in (1..order.len()).rev() {
+                    order.swap(i, rng.gen_range(0..=i));
+                }
+                for &m in &order {
+                    tokio::time::sleep(Duration::from_millis(rng.gen_range(50..500))).await;
+                    net.unclog_node(nodes[m].handle.id());
+                }
+                fp.add(&format!("swizzle {order:?}"));
+                "swizzle clog"
+            }
+            5 => {
+                let lo = rng.gen_range(1..50);
+                let hi = lo + rng.gen_range(1..400);
+                net.update_config(|c| c.send_latency = Duration::from_millis(lo)..Duration::from_millis(hi));
+                fp.add(&format!("latency {lo}..{hi} ms"));
+                tokio::time::sleep(hold).await;
+                net.update_config(|c| c.send_latency = Duration::from_millis(1)..Duration::from_millis(10));
+                "latency spike"
+            }
+            6 => {
+                // A stopped process (SIGSTOP, a long GC pause): no timers, no I/O.
+                sim.pause(id);
+                fp.add(&format!("pause m{victim}"));
+                tokio::time::sleep(hold).await;
+                sim.resume(id);
+                "pause"
+            }
+            7 => {
+                let urls = urls.clone();
+                let target = urls[victim].clone();
+                let moved = nemesis.spawn(async move { traffic::move_leader(&urls, &target).await }).await;
+                fp.add(&format!("move leader to m{victim}: {moved:?}"));
+                "leader transfer"
             }
             _ => {
                 let loss = rng.gen_range(0.05..0.3);
                 net.update_config(|c| c.packet_loss_rate = loss);
                 fp.add(&format!("packet loss {loss:.3}"));
-                tokio::time::sleep(Duration::from_millis(rng.gen_range(500..4000))).await;
+                tokio::time::sleep(hold).await;
                 net.update_config(|c| c.packet_loss_rate = 0.0);
-                faults += 1;
+                "packet loss"
             }
-        }
+        };
+        counts.count(kind, 1);
     }
     let history = workload.await.map_err(|e| format!("workload task failed: {e}"))?;
     for op in &history {
@@ -193,7 +254,13 @@ async fn cluster_faults() -> Result<Outcome, String> {
         .map_err(|e| format!("reader task failed: {e}"))?;
     let mut states = Vec::new();
     for (i, r) in reads.into_iter().enumerate() {
-        let (rev, kvs) = r.map_err(|e| format!("liveness: member m{i} after faults stopped: {e}"))?;
+        let (rev, kvs) = r.map_err(|e| {
+            let log = nodes[i].start_log();
+            format!(
+                "liveness: member m{i} after faults stopped: {e}; started {} times, fatal {:?}, start errors {:?}",
+                log.started, log.fatal, log.errors
+            )
+        })?;
         states.push((rev, kvs));
     }
     let (final_rev, kvs) = states[0].clone();
@@ -243,6 +310,7 @@ async fn cluster_faults() -> Result<Outcome, String> {
         }
     }
     cluster::check_invariants(&nodes)?;
+    runner::count_fail_points(&mut counts);
     let ops_acked = history.iter().filter(|op| matches!(op.outcome, traffic::Outcome::Ok { .. })).count()
         as u64
         + kv_history.iter().filter(|op| op.response().is_some()).count() as u64;
@@ -251,8 +319,9 @@ async fn cluster_faults() -> Result<Outcome, String> {
         fingerprint: fp.value(),
         ops_checked,
         ops_acked,
-        crashes,
-        faults,
+        crashes: counts.kinds.get("crash").copied().unwrap_or(0),
+        faults: counts.kinds.iter().filter(|(k, _)| *k != "crash").map(|(_, n)| n).sum(),
+        kinds: counts.kinds,
         sim_time: start.elapsed(),
     })
 }

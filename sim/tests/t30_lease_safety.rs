@@ -243,14 +243,18 @@ async fn lease_safety() -> Result<Outcome, String> {
         fp.add(&format!("lease {id:x} ttl {} renewals {}", run.ttl_s, run.renewals_ns.len()));
     }
     cluster::check_invariants(&nodes)?;
-    Ok(Outcome {
+    let mut outcome = Outcome {
         fingerprint: fp.value(),
         ops_checked: checked + reads.len() as u64,
         ops_acked: reads.len() as u64,
         crashes,
         faults,
         sim_time: origin.elapsed(),
-    })
+        ..Outcome::default()
+    };
+    outcome.count("crash", crashes);
+    outcome.count("partition or clock fault", faults);
+    Ok(outcome)
 }
 
 #[test]

@@ -208,6 +208,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
+        if crate::buggify!("raft.save_vote") {
+            return Err(io::Error::other("fail point raft.save_vote"));
+        }
         let bytes = encode(vote)?;
         let disk = self.inner.disk.clone();
         let path = self.inner.vote_path.clone();
@@ -233,6 +236,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
     {
+        if crate::buggify!("raft.append") {
+            return Err(io::Error::other("fail point raft.append"));
+        }
         let entries: Vec<Entry> = entries.into_iter().collect();
         let mut records = Vec::with_capacity(entries.len());
         for e in &entries {
@@ -269,6 +275,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        if crate::buggify!("log.purge_stall") {
+            tokio::time::sleep(std::time::Duration::from_millis(crate::env::random::random_u64() % 500))
+                .await;
+        }
         let index = log_id.index();
         self.write_records(&[(PURGE, index, encode(&log_id)?)])?;
         self.sync().await?;

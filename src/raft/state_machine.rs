@@ -197,6 +197,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     type SnapshotData = Cursor<Vec<u8>>;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        if crate::buggify!("raft.snapshot") {
+            return Err(io::Error::other("fail point raft.snapshot"));
+        }
         let (data, meta) = {
             let state = self.shared.read();
             let applied = self.shared.applied.read().unwrap_or_else(|p| p.into_inner());
@@ -221,6 +224,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
     {
+        if crate::buggify!("apply.stall") {
+            tokio::time::sleep(std::time::Duration::from_millis(crate::env::random::random_u64() % 300))
+                .await;
+        }
         while let Some((entry, responder)) = entries.try_next().await? {
             let applied = match &entry.payload {
                 EntryPayload::Normal(req) => {
