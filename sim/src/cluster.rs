@@ -19,6 +19,8 @@ use metastore::raft::RaftNode;
 /// Startup outcomes of one member, in order (for the checkers).
 #[derive(Clone, Debug, Default)]
 pub struct StartLog {
+    /// Start attempts (a start still under way counts).
+    pub attempts: u64,
     pub started: u64,
     /// Failed starts, in order (I/O faults during start are expected; corruption never).
     pub errors: Vec<String>,
@@ -111,6 +113,7 @@ impl SimMember {
                     // What the restart must not forget: the persisted vote's term.
                     let member_dir = Path::new(&cfg.data_dir).join("member");
                     let persisted = persisted_term(&disk, &member_dir).ok().flatten().unwrap_or(0);
+                    lock(&starts).attempts += 1;
                     let clock = Clock::new();
                     clock.set_offset_ms(offset_ms);
                     clock.set_drift_ppm(drift_ppm);

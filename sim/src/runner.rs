@@ -208,7 +208,7 @@ pub fn arm_fail_points(rng: &mut impl madsim::rand::Rng) -> String {
         }
     }
     // Failing raft log writes (raft.append, raft.save_vote) still find open bugs
-    // (liveness after the restart, and a stale read: see README "Open findings"):
+    // (a restarted member that sees no leader for a minute: README "Open findings"):
     // armed only with SIM_STORAGE_FAIL_POINTS=1 until those are fixed.
     if std::env::var_os("SIM_STORAGE_FAIL_POINTS").is_none() {
         armed.retain(|(p, _)| !matches!(*p, "raft.append" | "raft.save_vote"));

@@ -257,8 +257,8 @@ async fn cluster_faults() -> Result<Outcome, String> {
         let (rev, kvs) = r.map_err(|e| {
             let log = nodes[i].start_log();
             format!(
-                "liveness: member m{i} after faults stopped: {e}; started {} times, fatal {:?}, start errors {:?}",
-                log.started, log.fatal, log.errors
+                "liveness: member m{i} after faults stopped: {e}; {} start attempts, {} succeeded, fatal {:?}, start errors {:?}",
+                log.attempts, log.started, log.fatal, log.errors
             )
         })?;
         states.push((rev, kvs));

@@ -284,8 +284,7 @@ impl RaftNode {
                     .leaders
                     .ask::<Result<u64, Error>>(&leader, Vec::new(), LeaderCall::ReadIndex)
                     .await??;
-                self.wait_applied(index).await;
-                Ok(())
+                self.wait_applied(index).await
             }
             Err(RaftError::APIError(e)) => {
                 tracing::debug!(error = %e, "read index failed");
@@ -294,13 +293,20 @@ impl RaftNode {
         }
     }
 
-    /// Wait until the local state machine has applied `index`.
-    async fn wait_applied(&self, index: u64) {
+    /// Wait until the local state machine has applied `index`. Err(Stopped) if raft
+    /// stops first: the state may be behind, and a read must not be served from it.
+    async fn wait_applied(&self, index: u64) -> Result<(), Error> {
         let mut rx = self.raft.metrics();
         loop {
-            let applied = rx.borrow_watched().last_applied.as_ref().map(|l| l.index).unwrap_or(0);
-            if applied >= index || rx.changed().await.is_err() {
-                return;
+            let (applied, running) = {
+                let m = rx.borrow_watched();
+                (m.last_applied.as_ref().map(|l| l.index).unwrap_or(0), m.running_state.is_ok())
+            };
+            if applied >= index {
+                return Ok(());
+            }
+            if !running || rx.changed().await.is_err() {
+                return Err(Error::Stopped);
             }
         }
     }
