@@ -3,7 +3,8 @@
 //! This module exists only under `--cfg madsim`. One simulation build carries every
 //! mutant; the harness picks at most one at run time ([`set`], from `SIM_MUTANT`).
 //! Call sites use the [`mutant!`](crate::mutant) macro, which is the constant `false`
-//! in a normal build: the production binary carries neither the switch nor the bugs.
+//! in a normal build: there is no switch, and the mutated branches are dead code the
+//! compiler drops.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -117,6 +117,7 @@ where
                 mutant.name(),
                 n + 1
             );
+            println!("  the bug: {}", mutant.describe());
             println!("  replay: SIM_MUTANT={} ci/replay-seed {seed} {name}", mutant.name());
             return;
         }
