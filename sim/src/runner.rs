@@ -135,6 +135,14 @@ where
     Fut: Future<Output = Result<Outcome, String>> + 'static,
 {
     let seeds = seeds(default_count);
+    // `SIM_LOG=info` (any tracing filter) prints the store's logs, in simulated time.
+    if let Ok(filter) = std::env::var("SIM_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .without_time()
+            .with_ansi(false)
+            .try_init();
+    }
     if let Some(mutant) = mutant_from_env() {
         return hunt(name, mutant, &seeds, scenario);
     }
