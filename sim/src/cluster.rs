@@ -4,7 +4,6 @@
 //! survived.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +12,6 @@ use metastore::config::{self, Config};
 use metastore::env::sim_disk::{CrashMode, CrashReport, FaultConfig, SimDisk};
 use metastore::env::Clock;
 use metastore::node::Node;
-use metastore::raft::log_store::persisted_term;
 use metastore::raft::RaftNode;
 
 /// Startup outcomes of one member, in order (for the checkers).
@@ -110,9 +108,6 @@ impl SimMember {
             .init(move || {
                 let (disk, starts, cfg, exited) = (d.clone(), s.clone(), c.clone(), exited.clone());
                 async move {
-                    // What the restart must not forget: the persisted vote's term.
-                    let member_dir = Path::new(&cfg.data_dir).join("member");
-                    let persisted = persisted_term(&disk, &member_dir).ok().flatten().unwrap_or(0);
                     lock(&starts).attempts += 1;
                     let clock = Clock::new();
                     clock.set_offset_ms(offset_ms);
@@ -125,12 +120,7 @@ impl SimMember {
                                 log.up = true;
                                 log.started
                             };
-                            tokio::spawn(observe(
-                                node.ctx.node.clone(),
-                                starts.clone(),
-                                incarnation,
-                                persisted,
-                            ));
+                            tokio::spawn(observe(node.ctx.node.clone(), starts.clone(), incarnation));
                             let fatal = node.wait_fatal().await;
                             let mut log = lock(&starts);
                             log.fatal.push(fatal);
@@ -181,22 +171,14 @@ impl SimMember {
     }
 }
 
-/// Watch one incarnation of a member's raft state and record what it breaks: the
-/// term never below the vote persisted before the start (a forgotten vote lets a
-/// member vote twice in a term) and never going back; applied index and store
-/// revision never going back.
-async fn observe(raft: RaftNode, starts: Arc<Mutex<StartLog>>, incarnation: u64, persisted_term: u64) {
+/// Watch one incarnation of a member's raft state and record what it breaks: term,
+/// applied index and store revision never go back.
+async fn observe(raft: RaftNode, starts: Arc<Mutex<StartLog>>, incarnation: u64) {
     let mut last = (0u64, 0u64, 0i64); // term, applied index, revision
     let state = raft.state().clone();
     raft.watch_status(|status| {
         let revision = state.read().kv.current_revision();
         let mut broken = Vec::new();
-        if status.term < persisted_term {
-            broken.push(format!(
-                "term {} after a restart below the persisted vote's term {persisted_term}",
-                status.term
-            ));
-        }
         if status.term < last.0 {
             broken.push(format!("term went back from {} to {}", last.0, status.term));
         }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use metastore::mutant::Mutant;
@@ -20,37 +21,39 @@ pub struct Outcome {
     pub ops_checked: u64,
     /// Ops acknowledged by the store (the rest had unknown outcomes).
     pub ops_acked: u64,
-    pub crashes: u64,
-    pub faults: u64,
-    /// Faults injected, by kind (crashes and the rest; fail points as `fp:NAME`).
+    /// Faults injected, by kind (`crash`, the others, fail points as `fp:NAME`).
     pub kinds: BTreeMap<String, u64>,
     pub sim_time: Duration,
 }
 
 /// FNV-1a over event descriptions: the fingerprint of a run.
 #[derive(Clone, Debug)]
-pub struct Fingerprint(u64);
+pub struct Fingerprint {
+    hash: u64,
+    /// `SIM_VERBOSE` is set: print every event.
+    verbose: bool,
+}
 
 impl Default for Fingerprint {
     fn default() -> Self {
-        Fingerprint(0xcbf2_9ce4_8422_2325)
+        Fingerprint { hash: 0xcbf2_9ce4_8422_2325, verbose: std::env::var_os("SIM_VERBOSE").is_some() }
     }
 }
 
 impl Fingerprint {
     /// Add one event (printed too when `SIM_VERBOSE` is set).
     pub fn add(&mut self, event: &str) {
-        if std::env::var_os("SIM_VERBOSE").is_some() {
+        if self.verbose {
             println!("  event: {}", event.chars().take(200).collect::<String>());
         }
         for b in event.as_bytes().iter().chain(b"\n") {
-            self.0 ^= *b as u64;
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            self.hash ^= *b as u64;
+            self.hash = self.hash.wrapping_mul(0x0100_0000_01b3);
         }
     }
 
     pub fn value(&self) -> u64 {
-        self.0
+        self.hash
     }
 }
 
@@ -146,14 +149,23 @@ where
     if let Some(mutant) = mutant_from_env() {
         return hunt(name, mutant, &seeds, scenario);
     }
-    let replaying = std::env::var("SIM_SEED").is_ok();
+    run_seeds(name, &seeds, std::env::var("SIM_SEED").is_ok(), scenario);
+}
+
+/// Run `scenario` once for each of `seeds`, print the summary, and panic (failing
+/// the test) if any seed failed. `replaying`: print each seed's fingerprint.
+pub fn run_seeds<F, Fut>(name: &str, seeds: &[u64], replaying: bool, scenario: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Outcome, String>> + 'static,
+{
     let mut total = Outcome::default();
     let mut failures = Vec::new();
     // `SIM_TIME_BUDGET_S`: stop starting new seeds once this much wall time is spent.
     let budget = env_u64("SIM_TIME_BUDGET_S").map(Duration::from_secs);
     let began = std::time::Instant::now();
     let mut ran = 0;
-    for &seed in &seeds {
+    for &seed in seeds {
         if budget.is_some_and(|b| began.elapsed() >= b) {
             break;
         }
@@ -165,8 +177,6 @@ where
                 }
                 total.ops_checked += o.ops_checked;
                 total.ops_acked += o.ops_acked;
-                total.crashes += o.crashes;
-                total.faults += o.faults;
                 total.sim_time += o.sim_time;
                 for (k, n) in o.kinds {
                     *total.kinds.entry(k).or_default() += n;
@@ -182,8 +192,8 @@ where
     println!(
         "{name}: {ran} seeds, {:.2} simulated hours, {} crashes, {} other faults, {} ops checked ({} acknowledged), {} violations",
         total.sim_time.as_secs_f64() / 3600.0,
-        total.crashes,
-        total.faults,
+        total.crashes(),
+        total.other_faults(),
         total.ops_checked,
         total.ops_acked,
         failures.len()
@@ -199,11 +209,24 @@ where
 }
 
 impl Outcome {
-    /// Count one fault of `kind`.
+    /// Count `n` faults of `kind`.
     pub fn count(&mut self, kind: &str, n: u64) {
         *self.kinds.entry(kind.to_string()).or_default() += n;
     }
+
+    pub fn crashes(&self) -> u64 {
+        self.kinds.get("crash").copied().unwrap_or(0)
+    }
+
+    /// Every injected fault but crashes.
+    pub fn other_faults(&self) -> u64 {
+        self.kinds.iter().filter(|(k, _)| *k != "crash").map(|(_, n)| n).sum()
+    }
 }
+
+/// Arm the storage-error fail points too (as `SIM_STORAGE_FAIL_POINTS=1` does), for
+/// regression tests of seeds they found.
+pub static STORAGE_FAIL_POINTS: AtomicBool = AtomicBool::new(false);
 
 /// Swarm testing of fail points: each is armed on some seeds, with a firing
 /// probability of its own; returns the choice (for the fingerprint).
@@ -219,7 +242,7 @@ pub fn arm_fail_points(rng: &mut impl madsim::rand::Rng) -> String {
     // Failing raft log writes (raft.append, raft.save_vote) still find open bugs
     // (a restarted member that sees no leader for a minute: README "Open findings"):
     // armed only with SIM_STORAGE_FAIL_POINTS=1 until those are fixed.
-    if std::env::var_os("SIM_STORAGE_FAIL_POINTS").is_none() {
+    if std::env::var_os("SIM_STORAGE_FAIL_POINTS").is_none() && !STORAGE_FAIL_POINTS.load(Ordering::SeqCst) {
         armed.retain(|(p, _)| !matches!(*p, "raft.append" | "raft.save_vote"));
     }
     // Debugging aid: SIM_FAIL_POINTS_OFF=a,b disarms those (the draws stay the same).

@@ -110,13 +110,8 @@ async fn crash_durability() -> Result<Outcome, String> {
             if !log.errors.iter().skip(before.errors.len()).any(|e| e.contains("corrupt")) {
                 return Err(format!("corruption: {flip:?} not reported as corruption: {:?}", log.errors));
             }
-            let mut outcome = Outcome {
-                fingerprint: fp.value(),
-                crashes: crashes + 1,
-                faults: 1,
-                sim_time: start.elapsed(),
-                ..Outcome::default()
-            };
+            let mut outcome =
+                Outcome { fingerprint: fp.value(), sim_time: start.elapsed(), ..Outcome::default() };
             outcome.count("crash", crashes + 1);
             outcome.count("bit rot", 1);
             runner::count_fail_points(&mut outcome);
@@ -162,8 +157,6 @@ async fn crash_durability() -> Result<Outcome, String> {
         fingerprint: fp.value(),
         ops_checked,
         ops_acked,
-        crashes,
-        faults: counters.sync_eio + counters.append_eio + counters.power_losses + counters.bits_flipped,
         sim_time: start.elapsed(),
         ..Outcome::default()
     };

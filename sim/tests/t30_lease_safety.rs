@@ -247,8 +247,6 @@ async fn lease_safety() -> Result<Outcome, String> {
         fingerprint: fp.value(),
         ops_checked: checked + reads.len() as u64,
         ops_acked: reads.len() as u64,
-        crashes,
-        faults,
         sim_time: origin.elapsed(),
         ..Outcome::default()
     };

@@ -103,14 +103,6 @@ struct Inner {
     speculate: std::sync::OnceLock<super::state_machine::StateMachine>,
 }
 
-/// The term of the vote persisted in `dir` (what a restart will find), if any.
-pub fn persisted_term(disk: &dyn Disk, dir: &Path) -> io::Result<Option<u64>> {
-    match meta::load_small_file(disk, &dir.join("vote")).map_err(wal_err)? {
-        Some(bytes) => Ok(Some(decode::<Vote>(&bytes)?.leader_id.term)),
-        None => Ok(None),
-    }
-}
-
 /// openraft's log storage (and, cloned, its log reader).
 #[derive(Clone)]
 pub struct LogStore {
