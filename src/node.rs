@@ -231,6 +231,17 @@ impl Node {
 
     /// [`Node::start`] with this member's clock (the simulator skews it).
     pub async fn start_with_clock(cfg: &Config, disk: Arc<dyn Disk>, clock: Clock) -> Result<Node, String> {
+        Node::start_observed(cfg, disk, clock, |_| {}).await
+    }
+
+    /// [`Node::start_with_clock`], handing the raft node to `on_raft` as soon as raft
+    /// runs, before the member has joined (the simulator watches it from there).
+    pub async fn start_observed(
+        cfg: &Config,
+        disk: Arc<dyn Disk>,
+        clock: Clock,
+        on_raft: impl FnOnce(&RaftNode),
+    ) -> Result<Node, String> {
         let member_dir = PathBuf::from(&cfg.data_dir).join("member");
         disk.create_dir_all(&member_dir).map_err(|e| format!("create {}: {e}", member_dir.display()))?;
         let id_path = member_dir.join("identity");
@@ -261,6 +272,7 @@ impl Node {
             peer_tls: tls.peer_client.clone(),
         };
         let node = RaftNode::start(disk.clone(), &member_dir, raft_cfg).await?;
+        on_raft(&node);
         if fresh {
             let bytes = bincode::serialize(&identity).map_err(|e| e.to_string())?;
             meta::save_small_file(disk.as_ref(), &id_path, &bytes)
@@ -274,11 +286,26 @@ impl Node {
         }
         // As etcd: serve clients once the member has joined a cluster with a leader.
         let leader_wait = Duration::from_millis(cfg.election_timeout_ms.max(100) * 50);
-        if let Err(e) = node.wait_for_leader(leader_wait).await {
-            tracing::warn!(error = %e, "no leader yet; serving clients anyway (they get \"no leader\")");
-        } else {
-            publish(&node, identity.member_id, cfg, leader_wait).await;
-            node.follow_leadership().await;
+        let join = async {
+            if let Err(e) = node.wait_for_leader(leader_wait).await {
+                tracing::warn!(error = %e, "no leader yet; serving clients anyway (they get \"no leader\")");
+            } else {
+                publish(&node, identity.member_id, cfg, leader_wait).await;
+                node.follow_leadership().await;
+            }
+        };
+        // Raft may stop on a fatal error (a failed log write) before the member has
+        // joined: then starting has failed, and the caller exits (to be restarted)
+        // rather than wait out the joining deadlines with a dead raft.
+        tokio::select! {
+            () = join => {}
+            fatal = node.wait_fatal() => {
+                shutdown.trigger();
+                for h in servers {
+                    let _ = h.await;
+                }
+                return Err(format!("raft stopped while starting: {fatal}"));
+            }
         }
         let ctx = Arc::new(Context {
             node,

@@ -28,6 +28,8 @@ pub struct StartLog {
     pub up: bool,
     /// Invariants this member broke, as seen by its observer (see [`observe`]).
     pub violations: Vec<String>,
+    /// The terms in which this member was seen leading, in order.
+    pub led: Vec<u64>,
 }
 
 /// How long the simulated supervisor waits before restarting a failed process.
@@ -108,19 +110,25 @@ impl SimMember {
             .init(move || {
                 let (disk, starts, cfg, exited) = (d.clone(), s.clone(), c.clone(), exited.clone());
                 async move {
-                    lock(&starts).attempts += 1;
+                    let incarnation = {
+                        let mut log = lock(&starts);
+                        log.attempts += 1;
+                        log.attempts
+                    };
                     let clock = Clock::new();
                     clock.set_offset_ms(offset_ms);
                     clock.set_drift_ppm(drift_ppm);
-                    match Node::start_with_clock(&cfg, Arc::new(disk.clone()), clock).await {
+                    let observed = starts.clone();
+                    let watch = move |raft: &RaftNode| {
+                        tokio::spawn(observe(raft.clone(), observed, incarnation));
+                    };
+                    match Node::start_observed(&cfg, Arc::new(disk.clone()), clock, watch).await {
                         Ok(node) => {
-                            let incarnation = {
+                            {
                                 let mut log = lock(&starts);
                                 log.started += 1;
                                 log.up = true;
-                                log.started
-                            };
-                            tokio::spawn(observe(node.ctx.node.clone(), starts.clone(), incarnation));
+                            }
                             let fatal = node.wait_fatal().await;
                             let mut log = lock(&starts);
                             log.fatal.push(fatal);
@@ -171,8 +179,9 @@ impl SimMember {
     }
 }
 
-/// Watch one incarnation of a member's raft state and record what it breaks: term,
-/// applied index and store revision never go back.
+/// Watch one incarnation (start attempt) of a member's raft state from the moment
+/// raft runs, and record what it breaks (term, applied index and store revision never
+/// go back) and the terms it leads.
 async fn observe(raft: RaftNode, starts: Arc<Mutex<StartLog>>, incarnation: u64) {
     let mut last = (0u64, 0u64, 0i64); // term, applied index, revision
     let state = raft.state().clone();
@@ -190,22 +199,34 @@ async fn observe(raft: RaftNode, starts: Arc<Mutex<StartLog>>, incarnation: u64)
         }
         last = (status.term, status.applied_index, revision);
         let mut log = lock(&starts);
-        if log.started != incarnation {
+        if log.attempts != incarnation {
             return false;
         }
         log.violations.extend(broken);
+        if status.is_leader && log.led.last() != Some(&status.term) {
+            log.led.push(status.term);
+        }
         true
     })
     .await
 }
 
-/// The invariants over a whole run: nothing any observer recorded. (Not "one leader
-/// per term": openraft's default leader ids are (term, member), and two members may
-/// each lead one term; its safety rests on the leader id, which log ids carry.)
+/// The invariants over a whole run: nothing any observer recorded, and at most one
+/// leader per term.
 pub fn check_invariants(members: &[SimMember]) -> Result<(), String> {
+    let mut leaders: std::collections::BTreeMap<u64, &str> = std::collections::BTreeMap::new();
     for m in members {
-        if let Some(v) = m.start_log().violations.first() {
+        let log = m.start_log();
+        if let Some(v) = log.violations.first() {
             return Err(format!("invariant: member {}: {v}", m.name));
+        }
+        for term in log.led {
+            match leaders.insert(term, &m.name) {
+                Some(other) if other != m.name => {
+                    return Err(format!("invariant: two leaders in term {term}: {other} and {}", m.name));
+                }
+                _ => {}
+            }
         }
     }
     Ok(())

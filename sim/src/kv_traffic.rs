@@ -228,10 +228,13 @@ pub fn acked_writes(ops: &[Op]) -> Vec<crate::watch_check::AckedWrite> {
 /// Watch every key with prev_kv from revision 2 through the members in turn,
 /// resuming after the last revision seen whenever the stream breaks, until a
 /// revision >= `until` (once nonzero) has been seen or `deadline_ns` passes.
+/// `progress` holds the revision it would resume from (so that a compactor can stay
+/// below it).
 pub async fn watch_all(
     urls: Vec<String>,
     first: usize,
     until: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    progress: std::sync::Arc<std::sync::atomic::AtomicI64>,
     deadline_ns: u64,
     origin: tokio::time::Instant,
 ) -> Vec<crate::watch_check::SeenEvent> {
@@ -239,13 +242,16 @@ pub async fn watch_all(
     use std::sync::atomic::Ordering;
     let mut seen: Vec<crate::watch_check::SeenEvent> = Vec::new();
     let mut next = 2i64;
+    progress.store(next, Ordering::SeqCst);
     let mut responses = 0u64;
     let mut target = first;
-    let done = |seen: &Vec<crate::watch_check::SeenEvent>| {
+    let done = |next: i64| {
         let goal = until.load(Ordering::SeqCst);
-        goal > 0 && seen.last().is_some_and(|e| e.revision >= goal) || now_ns(origin) > deadline_ns
+        // `next` is one past the last revision seen (2 before any): done once it
+        // passes the goal, which covers a run whose goal (1) has no event at all.
+        goal > 0 && next > goal || now_ns(origin) > deadline_ns
     };
-    while !done(&seen) {
+    while !done(next) {
         target += 1;
         let Ok(endpoint) = tonic::transport::Endpoint::from_shared(urls[target % urls.len()].clone()) else {
             continue;
@@ -272,7 +278,7 @@ pub async fn watch_all(
             continue;
         };
         let mut stream = stream.into_inner();
-        while !done(&seen) {
+        while !done(next) {
             let Ok(Ok(Some(resp))) = tokio::time::timeout(Duration::from_secs(2), stream.message()).await
             else {
                 break;
@@ -286,6 +292,7 @@ pub async fn watch_all(
                 let value = (e.r#type == 0).then(|| kv.value.clone());
                 let prev_value = e.prev_kv.map(|p| p.value);
                 next = kv.mod_revision + 1;
+                progress.store(next, Ordering::SeqCst);
                 seen.push(crate::watch_check::SeenEvent {
                     revision: kv.mod_revision,
                     key: kv.key,

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use metastore::mutant::Mutant;
@@ -224,10 +223,6 @@ impl Outcome {
     }
 }
 
-/// Arm the storage-error fail points too (as `SIM_STORAGE_FAIL_POINTS=1` does), for
-/// regression tests of seeds they found.
-pub static STORAGE_FAIL_POINTS: AtomicBool = AtomicBool::new(false);
-
 /// Swarm testing of fail points: each is armed on some seeds, with a firing
 /// probability of its own; returns the choice (for the fingerprint).
 pub fn arm_fail_points(rng: &mut impl madsim::rand::Rng) -> String {
@@ -239,18 +234,18 @@ pub fn arm_fail_points(rng: &mut impl madsim::rand::Rng) -> String {
             armed.push((point, p));
         }
     }
-    // Failing raft log writes (raft.append, raft.save_vote) still find open bugs
-    // (a restarted member that sees no leader for a minute: README "Open findings"):
-    // armed only with SIM_STORAGE_FAIL_POINTS=1 until those are fixed.
-    if std::env::var_os("SIM_STORAGE_FAIL_POINTS").is_none() && !STORAGE_FAIL_POINTS.load(Ordering::SeqCst) {
-        armed.retain(|(p, _)| !matches!(*p, "raft.append" | "raft.save_vote"));
-    }
     // Debugging aid: SIM_FAIL_POINTS_OFF=a,b disarms those (the draws stay the same).
     if let Ok(off) = std::env::var("SIM_FAIL_POINTS_OFF") {
         armed.retain(|(p, _)| !off.split(',').any(|o| o == *p || o == "all"));
     }
     metastore::buggify::arm(&armed);
     format!("fail points {armed:?}")
+}
+
+/// Count what fired, then disarm every fail point: the faults are over.
+pub fn disarm_fail_points(outcome: &mut Outcome) {
+    count_fail_points(outcome);
+    metastore::buggify::arm(&[]);
 }
 
 /// The fail points that fired this seed, as fault kinds.

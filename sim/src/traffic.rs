@@ -95,6 +95,21 @@ pub async fn run_op(
     }
 }
 
+/// Compact the history at `revision` through `url` (one try, with a timeout).
+pub async fn compact(url: &str, revision: i64) -> Result<(), String> {
+    let mut c = connect(url).await.ok_or("connect failed")?;
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        c.compact(pb::CompactionRequest { revision, physical: false }),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(s)) => Err(s.message().to_string()),
+        Err(_) => Err("timeout".into()),
+    }
+}
+
 /// Read every key (linearizable), retrying until the store answers or `deadline`.
 pub async fn read_all(url: &str, deadline: Duration) -> Result<(i64, Vec<(Vec<u8>, Vec<u8>, i64)>), String> {
     let start = tokio::time::Instant::now();

@@ -23,6 +23,9 @@ use metastore_sim::traffic::{self, Op, OpKind};
 use metastore_sim::validate;
 use metastore_sim::{kv_traffic, linearize, watch_check};
 
+/// How long after the faults stop a write through each member may take.
+const LIVENESS_BOUND: Duration = Duration::from_secs(15);
+
 fn verdict_name(v: &linearize::Verdict) -> &'static str {
     match v {
         linearize::Verdict::Linearizable(_) => "ok",
@@ -105,6 +108,7 @@ async fn cluster_faults() -> Result<Outcome, String> {
     // any member; they stop once they have seen the final revision.
     let watch_until = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
     let mut watchers = Vec::new();
+    let mut watch_progress = Vec::new();
     for w in 0..rng.gen_range(1..3u8) {
         let node = madsim::runtime::Handle::current()
             .create_node()
@@ -112,10 +116,13 @@ async fn cluster_faults() -> Result<Outcome, String> {
             .ip([10, 0, 3, 1 + w].into())
             .build();
         let first = rng.gen_range(0..size);
+        let progress = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(2));
+        watch_progress.push(progress.clone());
         watchers.push(node.spawn(kv_traffic::watch_all(
             urls.clone(),
             first,
             watch_until.clone(),
+            progress.clone(),
             600_000_000_000,
             start,
         )));
@@ -127,6 +134,31 @@ async fn cluster_faults() -> Result<Outcome, String> {
     let net = NetSim::current();
     let sim = madsim::runtime::Handle::current();
     let nemesis = sim.create_node().name("nemesis").ip([10, 0, 1, 3].into()).build();
+
+    // Compactor (on half the seeds): now and then compacts the history through some
+    // member, never above what every watcher has seen, so their resumes stay valid.
+    let compacting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let compactor = rng.gen_bool(0.5).then(|| {
+        let plan: Vec<(u64, usize)> =
+            (0..40).map(|_| (rng.gen_range(200..2000), rng.gen_range(0..size))).collect();
+        let (urls, running, progress) = (urls.clone(), compacting.clone(), watch_progress.clone());
+        let node = sim.create_node().name("compactor").ip([10, 0, 1, 4].into()).build();
+        node.spawn(async move {
+            let (mut at, mut done) = (1i64, 0u64);
+            for (gap, target) in plan {
+                tokio::time::sleep(Duration::from_millis(gap)).await;
+                if !running.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let seen = progress.iter().map(|p| p.load(std::sync::atomic::Ordering::SeqCst)).min();
+                let safe = seen.unwrap_or(2) - 1;
+                if safe > at && traffic::compact(&urls[target], safe).await.is_ok() {
+                    (at, done) = (safe, done + 1);
+                }
+            }
+            (at, done)
+        })
+    });
     let mut counts = Outcome::default();
     for _ in 0..rng.gen_range(2..6) {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(300..3000))).await;
@@ -222,7 +254,55 @@ async fn cluster_faults() -> Result<Outcome, String> {
         };
         counts.count(kind, 1);
     }
-    let history = workload.await.map_err(|e| format!("workload task failed: {e}"))?;
+    // The faults stop here: fail points too (the quiet phase checks liveness).
+    runner::disarm_fail_points(&mut counts);
+    compacting.store(false, std::sync::atomic::Ordering::SeqCst);
+    if let Some(task) = compactor {
+        let (at, n) = task.await.map_err(|e| format!("compactor failed: {e}"))?;
+        fp.add(&format!("compactions {n}, last at {at}"));
+    }
+    let mut history = workload.await.map_err(|e| format!("workload task failed: {e}"))?;
+    // Liveness: with the faults over, a write through every member is acknowledged
+    // within a bounded simulated time. The attempts join the writer's history, so
+    // every checker sees them.
+    let urls2 = urls.clone();
+    let next_id = history.len() as u64;
+    let (live, stuck) = client
+        .spawn(async move {
+            let mut ops = Vec::new();
+            for (i, url) in urls2.iter().enumerate() {
+                let (mut conn, begin) = (None, tokio::time::Instant::now());
+                let kind = OpKind::Put { key: format!("key/{}", i % 5).into_bytes() };
+                loop {
+                    let value = format!("live{i}.{}", ops.len()).into_bytes();
+                    let invoke_ns = kv_traffic::now_ns(start);
+                    let outcome = traffic::run_op(&mut conn, url, &kind, &value).await;
+                    let return_ns = kv_traffic::now_ns(start);
+                    let acked = matches!(outcome, traffic::Outcome::Ok { .. });
+                    let id = next_id + ops.len() as u64;
+                    ops.push(Op { id, kind: kind.clone(), value, outcome, invoke_ns, return_ns });
+                    if acked {
+                        break;
+                    }
+                    if begin.elapsed() > LIVENESS_BOUND {
+                        return (ops, Some(i));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            (ops, None)
+        })
+        .await
+        .map_err(|e| format!("liveness task failed: {e}"))?;
+    history.extend(live);
+    if let Some(i) = stuck {
+        let log = nodes[i].start_log();
+        return Err(format!(
+            "liveness: no write through m{i} acknowledged within {LIVENESS_BOUND:?} after faults stopped; \
+             {} start attempts, {} succeeded, fatal {:?}, start errors {:?}",
+            log.attempts, log.started, log.fatal, log.errors
+        ));
+    }
     for op in &history {
         fp.add(&format!("{op:?}"));
     }
@@ -310,7 +390,6 @@ async fn cluster_faults() -> Result<Outcome, String> {
         }
     }
     cluster::check_invariants(&nodes)?;
-    runner::count_fail_points(&mut counts);
     let ops_acked = history.iter().filter(|op| matches!(op.outcome, traffic::Outcome::Ok { .. })).count()
         as u64
         + kv_history.iter().filter(|op| op.response().is_some()).count() as u64;
@@ -339,22 +418,19 @@ fn cluster_faults_is_deterministic() {
     }
 }
 
-/// Seeds the storage-error fail points found bugs on, replayed with them armed.
-/// Seed 91: a follower whose raft stopped (a failed log write) while it waited to
-/// apply up to a read index served the read anyway, stale. Fingerprints move with
-/// the code, so this guards the fix only while the seed still reaches that state:
-/// re-pick the seed from a `SIM_STORAGE_FAIL_POINTS=1` sweep if it stops doing so.
+/// Seeds that find bugs once fixed, replayed on every run (they are in the sweep's
+/// range too, but the sweep's size is a knob). Each fails with its fix reverted;
+/// fingerprints move with the code, so re-pick a seed from a sweep with the fix
+/// reverted if it stops doing so.
+/// - 11: a follower whose raft stopped (a failed log write) while it waited to apply
+///   up to a read index served the read anyway, stale (first found on seed 91).
+/// - 20: a member whose raft stopped (a failed log write) while it was still
+///   starting waited out the joining deadlines, unreachable, instead of exiting to
+///   be restarted (first found on seed 268).
 #[test]
-fn cluster_faults_storage_fail_point_regressions() {
+fn cluster_faults_regression_seeds() {
     if std::env::var("SIM_SEED").is_ok() || runner::mutating() {
         return;
     }
-    runner::STORAGE_FAIL_POINTS.store(true, std::sync::atomic::Ordering::SeqCst);
-    let result = std::panic::catch_unwind(|| {
-        runner::run_seeds("cluster_faults (storage fail points)", &[91], false, cluster_faults)
-    });
-    runner::STORAGE_FAIL_POINTS.store(false, std::sync::atomic::Ordering::SeqCst);
-    if let Err(p) = result {
-        std::panic::resume_unwind(p);
-    }
+    runner::run_seeds("cluster_faults", &[11, 20], false, cluster_faults);
 }

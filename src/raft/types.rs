@@ -23,6 +23,9 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = MemberInfo,
         AsyncRuntime = super::runtime::Runtime,
+        // Standard Raft leader ids: at most one leader per term, as etcd (openraft's
+        // default lets several members lead one term; the simulator checks this).
+        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
 );
 
 pub type Raft = openraft::Raft<TypeConfig, super::state_machine::StateMachine>;
