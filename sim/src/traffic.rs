@@ -164,23 +164,38 @@ pub async fn hash_kv(url: &str, revision: i64, deadline: Duration) -> Result<(u3
     Err(format!("{url} did not answer HashKV within {deadline:?}: {last_err}"))
 }
 
+type MaintenanceClient = metastore::proto::etcdserverpb::maintenance_client::MaintenanceClient<Channel>;
+
+/// One member's Status (one try, with timeouts), and the client that asked.
+async fn status(url: &str) -> Result<(MaintenanceClient, pb::StatusResponse), String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).map_err(|e| e.to_string())?;
+    let channel = tokio::time::timeout(Duration::from_secs(1), endpoint.connect())
+        .await
+        .map_err(|_| "connect timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut c = MaintenanceClient::new(channel);
+    let r = tokio::time::timeout(Duration::from_secs(2), c.status(pb::StatusRequest {}))
+        .await
+        .map_err(|_| "status timeout".to_string())?
+        .map_err(|s| s.message().to_string())?;
+    Ok((c, r.into_inner()))
+}
+
+/// The index in `urls` of a member that says it leads, if one answers.
+pub async fn find_leader(urls: &[String]) -> Option<usize> {
+    for (i, url) in urls.iter().enumerate() {
+        if let Ok((_, s)) = status(url).await {
+            if s.header.map(|h| h.member_id) == Some(s.leader) {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
 /// Ask the cluster to hand leadership to the member at `target_url` (etcd's
 /// MoveLeader, sent to the current leader as etcdctl does). Ok(true) if it moved.
 pub async fn move_leader(urls: &[String], target_url: &str) -> Result<bool, String> {
-    use metastore::proto::etcdserverpb::maintenance_client::MaintenanceClient;
-    async fn status(url: &str) -> Result<(MaintenanceClient<Channel>, pb::StatusResponse), String> {
-        let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).map_err(|e| e.to_string())?;
-        let channel = tokio::time::timeout(Duration::from_secs(1), endpoint.connect())
-            .await
-            .map_err(|_| "connect timeout".to_string())?
-            .map_err(|e| e.to_string())?;
-        let mut c = MaintenanceClient::new(channel);
-        let r = tokio::time::timeout(Duration::from_secs(2), c.status(pb::StatusRequest {}))
-            .await
-            .map_err(|_| "status timeout".to_string())?
-            .map_err(|s| s.message().to_string())?;
-        Ok((c, r.into_inner()))
-    }
     let (_, target) = status(target_url).await?;
     let target_id = target.header.map(|h| h.member_id).unwrap_or(0);
     if target.leader == target_id {
