@@ -7,14 +7,16 @@
 //! Points: `raft.save_vote` and `raft.append` (the raft log write fails: the member
 //! stops, as on EIO, and its supervisor restarts it), `raft.snapshot` (building a
 //! snapshot fails), `apply.stall` (applying a batch stalls), `log.purge_stall` (log
-//! compaction stalls).
+//! compaction stalls), `apply.compact` (the member fails as it applies an MVCC
+//! compaction, as if it died mid-compaction: it stops and is restarted, and must
+//! replay to the same state).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// Every fail point, for the harness.
 pub const POINTS: &[&str] =
-    &["raft.save_vote", "raft.append", "raft.snapshot", "apply.stall", "log.purge_stall"];
+    &["raft.save_vote", "raft.append", "raft.snapshot", "apply.stall", "log.purge_stall", "apply.compact"];
 
 struct Points {
     armed: BTreeMap<&'static str, f64>,

@@ -229,8 +229,14 @@ pub fn arm_fail_points(rng: &mut impl madsim::rand::Rng) -> String {
     let mut armed = Vec::new();
     for &point in metastore::buggify::POINTS {
         if rng.gen_bool(0.25) {
-            let p =
-                if point.ends_with("stall") { rng.gen_range(0.02..0.2) } else { rng.gen_range(0.001..0.02) };
+            // Compactions are rare (a few per seed): that point fires more often.
+            let p = if point.ends_with("stall") {
+                rng.gen_range(0.02..0.2)
+            } else if point == "apply.compact" {
+                rng.gen_range(0.1..0.5)
+            } else {
+                rng.gen_range(0.001..0.02)
+            };
             armed.push((point, p));
         }
     }

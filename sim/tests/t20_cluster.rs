@@ -458,15 +458,15 @@ fn cluster_faults_is_deterministic() {
 /// range too, but the sweep's size is a knob). Each fails with its fix reverted;
 /// fingerprints move with the code, so re-pick a seed from a sweep with the fix
 /// reverted if it stops doing so.
-/// - 20: a member whose raft stopped (a failed log write) while it was still
+/// - 44: a member whose raft stopped (a failed log write) while it was still
 ///   starting waited out the joining deadlines, unreachable, instead of exiting to
 ///   be restarted (first found on seed 268).
-/// - 367: a follower whose raft stopped (a failed log write) while it waited to
+/// - 67: a follower whose raft stopped (a failed log write) while it waited to
 ///   apply up to a read index served the read anyway, stale (first found on seed 91).
 #[test]
 fn cluster_faults_regression_seeds() {
     if std::env::var("SIM_SEED").is_ok() || runner::mutating() {
         return;
     }
-    runner::run_seeds("cluster_faults", &[20, 367], false, cluster_faults);
+    runner::run_seeds("cluster_faults", &[44, 67], false, cluster_faults);
 }

@@ -231,6 +231,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         while let Some((entry, responder)) = entries.try_next().await? {
             let applied = match &entry.payload {
                 EntryPayload::Normal(req) => {
+                    if matches!(req, crate::apply::Request::Compact { .. })
+                        && crate::buggify!("apply.compact")
+                    {
+                        return Err(io::Error::other("fail point apply.compact"));
+                    }
                     #[cfg(madsim)]
                     let speculated = self
                         .shared
