@@ -354,11 +354,26 @@ impl Node {
     }
 
     /// Stop serving, let in-flight requests finish or fail, stop raft (its WAL is
-    /// synced on every acknowledged append).
+    /// synced on every acknowledged append). As etcd: in-flight calls get up to a
+    /// request timeout; streams that are still open then (a watch, a keep-alive, a
+    /// campaign whose client waits on us) are cut rather than waited for.
     pub async fn stop(self) {
         self.shutdown.trigger();
-        for h in self.servers {
-            let _ = h.await;
+        let servers = self.servers;
+        let aborts: Vec<_> = servers.iter().map(|h| h.abort_handle()).collect();
+        let drained = async {
+            for h in servers {
+                let _ = h.await;
+            }
+        };
+        if tokio::time::timeout(self.ctx.request_timeout, drained).await.is_err() {
+            tracing::warn!(
+                timeout = ?self.ctx.request_timeout,
+                "client streams still open after the request timeout; closing them"
+            );
+            for a in aborts {
+                a.abort();
+            }
         }
         self.ctx.node.shutdown().await;
     }

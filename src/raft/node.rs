@@ -124,8 +124,23 @@ impl LeaderClients {
         data: Vec<u8>,
         call: LeaderCall,
     ) -> Result<T, Error> {
+        let (url, client) = self.connect(leader).await?;
+        self.call(url, client, data, call).await
+    }
+
+    /// A channel to the leader's peer service. Err(NoLeader) means nothing was sent.
+    async fn connect<'a>(&self, leader: &'a MemberInfo) -> Result<(&'a str, PeerClient), Error> {
         let url = leader.peer_urls.first().ok_or(Error::NoLeader)?;
-        let mut client = self.get(url).await?;
+        Ok((url, self.get(url).await?))
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        mut client: PeerClient,
+        data: Vec<u8>,
+        call: LeaderCall,
+    ) -> Result<T, Error> {
         let msg = RaftMessage { data, cluster_id: self.cluster_id };
         let resp = match call {
             LeaderCall::Propose => client.propose(msg).await,
@@ -231,16 +246,60 @@ impl RaftNode {
     /// it leads, else through the leader (transparently, as etcd forwards). While no
     /// member leads, waits up to [`LEADER_WAIT`] for one.
     pub async fn propose(&self, req: Request) -> Result<Applied, Error> {
-        let leader = match self.leader() {
-            Some(l) => l,
-            None => self.wait_for_leader(LEADER_WAIT).await?,
-        };
-        if leader == self.member_id {
-            return self.propose_local(req).await;
+        self.propose_within(req, LEADER_WAIT).await
+    }
+
+    /// [`RaftNode::propose`], waiting up to `wait` in all for a leader that takes
+    /// the write: while no member leads, or the one this member believes leads
+    /// cannot be reached (it died, and the others have not yet elected another),
+    /// it tries again, as etcd holds a request until a leader takes it. Only when
+    /// nothing was sent: a write that may have reached a leader is never sent twice.
+    pub async fn propose_within(&self, req: Request, wait: Duration) -> Result<Applied, Error> {
+        // Find a leader to send to (nothing is sent while looking).
+        let target = tokio::time::timeout(wait, async {
+            loop {
+                if let Some(leader) = self.leader() {
+                    if leader == self.member_id {
+                        return Ok(None);
+                    }
+                    if let Some(info) = self.member_info(leader) {
+                        match self.leaders.connect(&info).await {
+                            Ok((url, client)) => return Ok(Some((url.to_string(), client))),
+                            Err(Error::NoLeader) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                self.pause_for_election().await;
+            }
+        })
+        .await
+        .map_err(|_| Error::NoLeader)??;
+        match target {
+            None => self.propose_local(req).await,
+            Some((url, client)) => {
+                let data = network::encode(&req).map_err(Error::Internal)?;
+                self.leaders.call::<Result<Applied, Error>>(&url, client, data, LeaderCall::Propose).await?
+            }
         }
-        let info = self.member_info(leader).ok_or(Error::NoLeader)?;
-        let data = network::encode(&req).map_err(Error::Internal)?;
-        self.leaders.ask::<Result<Applied, Error>>(&info, data, LeaderCall::Propose).await?
+    }
+
+    /// [`RaftNode::read_index`], tried again while no member leads or the leader
+    /// cannot be reached or stepped down (a read has no effects), as etcd holds a
+    /// linearizable read until a leader answers. Unbounded: the caller's request
+    /// timeout ends it.
+    pub async fn read_index_waiting(&self) -> Result<(), Error> {
+        loop {
+            match self.read_index().await {
+                Err(Error::NoLeader | Error::LeaderChanged) => self.pause_for_election().await,
+                other => return other,
+            }
+        }
+    }
+
+    /// A short wait before trying a leader again (a tenth of an election timeout).
+    async fn pause_for_election(&self) {
+        tokio::time::sleep(Duration::from_millis((self.election_timeout_ms / 10).clamp(10, 100))).await;
     }
 
     pub(super) fn member_info(&self, id: u64) -> Option<MemberInfo> {

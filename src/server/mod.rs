@@ -67,7 +67,7 @@ impl Context {
         if crate::mutant!(ReadWithoutReadIndex) {
             return Ok(());
         }
-        match tokio::time::timeout(self.request_timeout, self.node.read_index()).await {
+        match tokio::time::timeout(self.request_timeout, self.node.read_index_waiting()).await {
             Ok(r) => r.map_err(status),
             Err(_) => Err(status(Error::Timeout)),
         }
@@ -90,7 +90,7 @@ pub async fn propose(
     ctx: &Context,
     req: crate::apply::Request,
 ) -> Result<crate::apply::Applied, tonic::Status> {
-    match tokio::time::timeout(ctx.request_timeout, ctx.node.propose(req)).await {
+    match tokio::time::timeout(ctx.request_timeout, ctx.node.propose_within(req, ctx.request_timeout)).await {
         Ok(Ok(applied)) => Ok(applied),
         Ok(Err(e)) => Err(status(e)),
         Err(_) => Err(status(Error::Timeout)),
