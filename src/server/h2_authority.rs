@@ -15,7 +15,15 @@
 //! client's encoder (dynamic table, table size updates), rewrites an `:authority`
 //! that contains `://` to the part after the scheme (`host:port`), and re-encodes.
 //!
-//! The re-encoding rule: *every* header block is re-encoded, and only with
+//! Only connections that need it pay for this. The connection's first header block
+//! decides: a client whose first request names a plain `host:port` (every client but
+//! etcd 3.4's Go client, which sets one `:authority` per connection) has that block
+//! and everything after it passed through as it came, from then on without looking
+//! at the bytes (decoding and re-encoding every block cost a tenth of the server's
+//! CPU under load). A first block with a full URL switches the connection to
+//! rewriting, for good.
+//!
+//! The re-encoding rule: on a rewriting connection *every* header block is re-encoded, and only with
 //! "literal without indexing" representations (plain strings, no Huffman). So the
 //! server's HPACK decoder never adds to or reads its dynamic table, and cannot
 //! disagree with the client's encoder: the client's table lives only in our decoder.
@@ -98,6 +106,8 @@ pub struct Rewriter {
     out: BytesMut,
     block: Option<Block>,
     decoder: loona_hpack::Decoder<'static>,
+    /// The first header block needed a fix: every block is re-encoded from then on.
+    rewriting: bool,
 }
 
 impl Default for Rewriter {
@@ -157,6 +167,7 @@ impl Rewriter {
             out: BytesMut::new(),
             block: None,
             decoder,
+            rewriting: false,
         }
     }
 
@@ -285,13 +296,20 @@ impl Rewriter {
     }
 
     /// Decode a complete header block, fix `:authority`, re-encode without
-    /// indexing, and queue it as HEADERS (+ CONTINUATION) frames.
+    /// indexing, and queue it as HEADERS (+ CONTINUATION) frames. The connection's
+    /// first block decides: if its `:authority` needs no fix, it goes out as it came
+    /// and the rest of the connection passes through untouched (see the module doc).
     fn emit_block(&mut self, block: &Block) -> io::Result<()> {
+        let first_block = !self.rewriting;
+        let mut fixed_any = false;
         let mut encoded = Vec::with_capacity(block.fragment.len() + 64);
         self.decoder
             .decode_with_cb(&block.fragment, |name: Cow<[u8]>, value: Cow<[u8]>| {
                 let value = match (&*name == b":authority", fix_authority(&value)) {
-                    (true, Some(fixed)) => fixed,
+                    (true, Some(fixed)) => {
+                        fixed_any = true;
+                        fixed
+                    }
                     _ => &value[..],
                 };
                 // Literal header field without indexing, new name (RFC 7541 §6.2.2).
@@ -300,6 +318,12 @@ impl Rewriter {
                 put_string(&mut encoded, value);
             })
             .map_err(|e| invalid(format!("HPACK: {e:?}")))?;
+        if first_block && !fixed_any {
+            self.out.extend_from_slice(&block.original);
+            self.state = State::Transparent;
+            return Ok(());
+        }
+        self.rewriting = true;
 
         let mut chunks = encoded.chunks(MAX_OUT_FRAME);
         let first = chunks.next().unwrap_or(&[]);

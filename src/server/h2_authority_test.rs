@@ -200,17 +200,37 @@ fn every_split_point_and_small_reads_give_the_same_bytes() {
 }
 
 #[test]
-fn plain_authority_and_other_frames_keep_their_meaning() {
+fn a_connection_whose_first_authority_is_plain_passes_through_byte_for_byte() {
     let mut enc = loona_hpack::Encoder::new();
-    let r = request("127.0.0.1:2379", "/etcdserverpb.KV/Range");
+    let r1 = request("127.0.0.1:2379", "/etcdserverpb.KV/Range");
+    let r3 = request("127.0.0.1:2379", "/etcdserverpb.KV/Put");
     let mut input = PREFACE.to_vec();
     input.extend(settings());
     input.extend(frame(0x8, 0, 0, &[0, 1, 0, 0])); // WINDOW_UPDATE
-    input.extend(frame(TYPE_HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 1, &encode(&mut enc, &r)));
+    input.extend(frame(TYPE_HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 1, &encode(&mut enc, &r1)));
     input.extend(frame(0x6, 0, 0, &[1, 2, 3, 4, 5, 6, 7, 8])); // PING
+                                                               // The second block refers to entries the first one added to the client's table:
+                                                               // the server's decoder must see both blocks exactly as the client encoded them.
+    input.extend(frame(TYPE_HEADERS, FLAG_END_HEADERS, 3, &encode(&mut enc, &r3)));
+    input.extend(data(3, true, &[0, 0, 0, 0, 0]));
+    assert_eq!(rewrite(&input), input);
+    for cut in 0..=input.len() {
+        assert_eq!(rewrite_split(&input, &[cut, 5], 3).unwrap(), input, "cut at {cut}");
+    }
+}
+
+#[test]
+fn a_connection_whose_first_authority_is_a_url_is_rewritten_to_the_end() {
+    let mut enc = loona_hpack::Encoder::new();
+    let r1 = request("http://127.0.0.1:2379", "/etcdserverpb.KV/Range");
+    let r3 = request("127.0.0.1:2379", "/etcdserverpb.KV/Put");
+    let mut input = PREFACE.to_vec();
+    input.extend(settings());
+    input.extend(frame(TYPE_HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 1, &encode(&mut enc, &r1)));
+    input.extend(frame(TYPE_HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 3, &encode(&mut enc, &r3)));
+    // parse_output accepts only re-encoded blocks: both were rewritten.
     let frames = parse_output(&rewrite(&input));
-    assert_eq!(frames[2], Frame::Headers { stream_id: 1, end_stream: true, headers: r });
-    assert_eq!(frames[3], Frame::Other { kind: 6, flags: 0, stream_id: 0, payload: (1..=8).collect() });
+    assert_eq!(headers_of(&frames), vec![&fixed(r1), &r3]);
 }
 
 #[test]

@@ -10,6 +10,8 @@
 pub mod cluster;
 pub mod concurrency;
 pub mod convert;
+#[cfg(not(madsim))]
+pub mod cork;
 pub mod election;
 #[cfg(not(madsim))]
 pub mod h2_authority;
@@ -115,9 +117,9 @@ macro_rules! spawn_router {
                 .map_err(|e| format!("listen on {addr} ({} URL): {e}", $what))?;
             let bound = listener.local_addr().map_err(|e| e.to_string())?;
             // Plaintext or TLS (see `tls`); then accept a full URL as `:authority`,
-            // as etcd does (see `h2_authority`).
+            // as etcd does (see `h2_authority`); responses leave in bursts (see `cork`).
             let incoming = tokio_stream::StreamExt::map(crate::tls::incoming(listener, accept, $what), |conn| {
-                conn.map(crate::server::h2_authority::AuthorityFix::new)
+                conn.map(|c| crate::server::cork::Corked::new(crate::server::h2_authority::AuthorityFix::new(c)))
             });
             let handle = tokio::spawn(async move {
                 if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {

@@ -70,6 +70,12 @@ async fn accept_loop(
                 continue;
             }
         };
+        // Small gRPC frames (a reply, a WINDOW_UPDATE) must leave at once: with Nagle on,
+        // they wait for the client's delayed ACK (~40 ms on Linux) and every request
+        // takes that long.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, listener = what, "cannot set TCP_NODELAY");
+        }
         match &accept {
             Accept::Plain => {
                 if tx.send(Ok(Conn::Plain(tcp))).await.is_err() {
