@@ -44,6 +44,11 @@ pub trait Disk: Send + Sync + 'static {
     /// Replace a file's content atomically and durably: temp file, fsync, rename,
     /// fsync of the directory.
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()>;
+    /// [`write_atomic`](Disk::write_atomic) of the concatenation of `parts` (a large
+    /// buffer need not be copied to put a header before it).
+    fn write_atomic_parts(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+        self.write_atomic(path, &parts.concat())
+    }
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Make directory entries (creations, removals, renames) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;

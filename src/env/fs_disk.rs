@@ -79,9 +79,11 @@ fn tmp_path(path: &Path) -> io::Result<PathBuf> {
 }
 
 impl FsDisk {
-    fn write_synced_tmp(tmp: &Path, data: &[u8]) -> io::Result<()> {
+    fn write_synced_tmp(tmp: &Path, parts: &[&[u8]]) -> io::Result<()> {
         let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(tmp)?;
-        file.write_all(data)?;
+        for part in parts {
+            file.write_all(part)?;
+        }
         file.sync_all()
     }
 }
@@ -127,8 +129,12 @@ impl Disk for FsDisk {
     }
 
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        self.write_atomic_parts(path, &[data])
+    }
+
+    fn write_atomic_parts(&self, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
         let tmp = tmp_path(path)?;
-        let result = Self::write_synced_tmp(&tmp, data)
+        let result = Self::write_synced_tmp(&tmp, parts)
             .and_then(|()| fs::rename(&tmp, path))
             .and_then(|()| self.sync_dir(dir_of(path)));
         if result.is_err() {

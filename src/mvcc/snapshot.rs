@@ -59,19 +59,28 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
 impl KvStore {
     /// The full state (every stored version and both revision counters) as bytes.
     pub fn encode_snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_snapshot_into(&mut out);
+        out
+    }
+
+    /// [`encode_snapshot`](Self::encode_snapshot) appended to `out` (whatever `out`
+    /// held before is left alone and not covered by the checksum): a caller framing
+    /// the store inside a larger image needs no second copy of it.
+    pub fn encode_snapshot_into(&self, out: &mut Vec<u8>) {
         let body = BodyRef {
             current_revision: self.current_revision,
             compact_revision: self.compact_revision,
             keys: KeysRef(&self.index),
         };
-        let mut out = SNAPSHOT_MAGIC.to_vec();
+        let start = out.len();
+        out.extend_from_slice(SNAPSHOT_MAGIC);
         // Serialising plain data into a Vec without a size limit has no failure mode.
         bincode::DefaultOptions::new()
-            .serialize_into(&mut out, &body)
+            .serialize_into(&mut *out, &body)
             .expect("bincode into a Vec without a size limit cannot fail");
-        let crc = crc32c::crc32c(&out);
+        let crc = crc32c::crc32c(&out[start..]);
         out.extend_from_slice(&crc.to_le_bytes());
-        out
     }
 
     /// The store [`encode_snapshot`](Self::encode_snapshot) produced, or an error if

@@ -182,14 +182,16 @@ impl StateMachine {
         self.shared.speculated.lock().unwrap_or_else(|p| p.into_inner()).insert(log_id, applied);
     }
 
-    async fn persist(&self, meta: &SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
+    /// Write the snapshot durably; hands `data` back (no second copy of the image).
+    async fn persist(&self, meta: &SnapshotMeta, data: Vec<u8>) -> io::Result<Vec<u8>> {
         let meta_bytes = bincode::serialize(meta).map_err(invalid)?;
         let disk = self.disk.clone();
         let dir = self.snap_dir.clone();
-        crate::env::blocking(move || snapshot::save_snapshot(disk.as_ref(), &dir, &meta_bytes, &data))
-            .await
-            .map(|_| ())
-            .map_err(|e| io::Error::other(e.to_string()))
+        crate::env::blocking(move || {
+            snapshot::save_snapshot(disk.as_ref(), &dir, &meta_bytes, &data).map(|_| data)
+        })
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
@@ -206,7 +208,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             let meta = SnapshotMeta { last_log_id: applied.0, last_membership: applied.1.clone() };
             (state.encode(), meta)
         };
-        self.persist(&meta, data.clone()).await?;
+        let data = self.persist(&meta, data).await?;
         tracing::info!(bytes = data.len(), last_log_id = ?meta.last_log_id, "saved snapshot");
         Ok(Snapshot { meta, snapshot: Cursor::new(data) })
     }
@@ -288,7 +290,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = snapshot.into_inner();
         let bytes = data.len();
         let state = KvState::decode(&data, self.limits).map_err(invalid)?;
-        self.persist(meta, data).await?;
+        drop(self.persist(meta, data).await?);
         let revision = state.kv.current_revision();
         let mut guard = self.shared.write();
         *guard = state;

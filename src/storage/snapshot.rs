@@ -62,20 +62,21 @@ fn list_seqs(disk: &dyn Disk, dir: &Path) -> Result<Vec<u64>, WalError> {
     Ok(seqs)
 }
 
-fn encode(meta: &[u8], data: &[u8]) -> Vec<u8> {
+/// Header and meta: the file is these bytes followed by `data` (kept apart so that
+/// the state image, the bulk of it, is written from where it is, not copied).
+fn encode_head(meta: &[u8], data: &[u8]) -> Vec<u8> {
     let meta_len = u32::try_from(meta.len()).expect("snapshot meta larger than 4 GiB");
-    let mut out = Vec::with_capacity(HEADER_LEN + meta.len() + data.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + meta.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&meta_len.to_le_bytes());
     out.extend_from_slice(&(data.len() as u64).to_le_bytes());
     let crc = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&out[8..20]), meta), data);
     out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(meta);
-    out.extend_from_slice(data);
     out
 }
 
-fn decode(path: &Path, bytes: &[u8]) -> Result<LoadedSnapshot, WalError> {
+fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<LoadedSnapshot, WalError> {
     let corrupt = |offset: u64, reason: String| WalError::corrupt(path, offset, reason);
     if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
         return Err(corrupt(0, format!("not a snapshot file (bad magic or {} bytes)", bytes.len())));
@@ -92,8 +93,10 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<LoadedSnapshot, WalError> {
     if stored != computed {
         return Err(corrupt(20, format!("CRC mismatch (stored {stored:#010x}, computed {computed:#010x})")));
     }
-    let (meta, data) = bytes[HEADER_LEN..].split_at(meta_len as usize);
-    Ok(LoadedSnapshot { path: path.to_path_buf(), meta: meta.to_vec(), data: data.to_vec() })
+    let meta = bytes[HEADER_LEN..HEADER_LEN + meta_len as usize].to_vec();
+    // The data stays in the buffer it was read into (moved down, not copied out).
+    bytes.drain(..HEADER_LEN + meta_len as usize);
+    Ok(LoadedSnapshot { path: path.to_path_buf(), meta, data: bytes })
 }
 
 /// Write a new snapshot durably, then remove the older ones. Returns its path. An
@@ -104,7 +107,8 @@ pub fn save_snapshot(disk: &dyn Disk, dir: &Path, meta: &[u8], data: &[u8]) -> R
     let older = list_seqs(disk, dir)?;
     let seq = older.last().map_or(1, |s| s + 1);
     let path = dir.join(snapshot_file_name(seq));
-    disk.write_atomic(&path, &encode(meta, data)).map_err(WalError::io("write snapshot", &path))?;
+    disk.write_atomic_parts(&path, &[&encode_head(meta, data), data])
+        .map_err(WalError::io("write snapshot", &path))?;
     for old in older {
         let old_path = dir.join(snapshot_file_name(old));
         disk.remove(&old_path).map_err(WalError::io("remove old snapshot", &old_path))?;
@@ -120,5 +124,5 @@ pub fn load_latest_snapshot(disk: &dyn Disk, dir: &Path) -> Result<Option<Loaded
     };
     let path = dir.join(snapshot_file_name(seq));
     let bytes = disk.read(&path).map_err(WalError::io("read snapshot", &path))?;
-    decode(&path, &bytes).map(Some)
+    decode(&path, bytes).map(Some)
 }
