@@ -200,7 +200,7 @@ impl KeyIndex {
     pub fn put(&mut self, rev: Revision, value: Box<[u8]>, lease: i64) -> Result<(i64, i64)> {
         self.check_increasing(rev)?;
         if self.generations.is_empty() {
-            self.generations.push(Generation::default());
+            push_compact(&mut self.generations, Generation::default());
         }
         let Some(g) = self.generations.last_mut() else {
             return Err(Error::Internal("mvcc: key index without a generation".into()));
@@ -209,7 +209,7 @@ impl KeyIndex {
             g.create_revision = rev.main;
             g.ver = 0;
         }
-        g.versions.push(StoredVersion { rev, value, lease });
+        push_compact(&mut g.versions, StoredVersion { rev, value, lease });
         g.ver = g.ver.saturating_add(1);
         Ok((g.create_revision, g.ver))
     }
@@ -220,9 +220,9 @@ impl KeyIndex {
         let Some(g) = self.generations.last_mut().filter(|g| !g.is_empty()) else {
             return Err(Error::Internal(format!("mvcc: tombstone at {rev} on a key that is not live")));
         };
-        g.versions.push(StoredVersion { rev, value: Box::default(), lease: 0 });
+        push_compact(&mut g.versions, StoredVersion { rev, value: Box::default(), lease: 0 });
         g.ver = g.ver.saturating_add(1);
-        self.generations.push(Generation::default());
+        push_compact(&mut self.generations, Generation::default());
         Ok(())
     }
 
@@ -346,3 +346,13 @@ impl std::fmt::Display for KeyIndex {
 #[cfg(test)]
 #[path = "key_index_test.rs"]
 mod key_index_test;
+
+/// Push, growing a full Vec by its length (1, 2, 4, ...) rather than to std's minimum
+/// of 4: most keys have one generation of one version, and 100,000 keys with room for
+/// four of each held ~24 MB of empty slots.
+fn push_compact<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len().max(1));
+    }
+    v.push(item);
+}
