@@ -45,10 +45,14 @@ impl RaftNode {
         };
         let mode = compactor.policy().mode();
         tracing::info!(revision, "starting auto {mode} compaction");
-        let result = match self.propose_local(Request::Compact { revision }).await {
-            Ok(applied) => applied.result.map(|_| ()),
-            Err(e) => Err(e),
-        };
+        // etcd's Compact RPC gives up after its request timeout; so does this one.
+        let timeout = Duration::from_millis(5_000 + 2 * self.election_timeout_ms);
+        let result =
+            match tokio::time::timeout(timeout, self.propose_local(Request::Compact { revision })).await {
+                Ok(Ok(applied)) => applied.result.map(|_| ()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(Error::Timeout),
+            };
         match result {
             Ok(()) => {
                 tracing::info!(revision, "completed auto {mode} compaction");
