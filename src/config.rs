@@ -6,6 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::mvcc::compactor::{AutoCompaction, REVISION_INTERVAL_MS};
+
+/// Test-only: replaces revision-mode auto compaction's 5-minute interval (in ms), so
+/// that process tests need not wait 5 minutes. Not an etcd setting, not in `--help`;
+/// deployments must not set it.
+pub const AUTO_COMPACTION_INTERVAL_ENV: &str = "METASTORE_AUTO_COMPACTION_INTERVAL_MS";
+
 /// Flags that take a value and that we act on, with etcd's defaults.
 const VALUE_FLAGS: &[(&str, &str)] = &[
     ("name", "default"),
@@ -25,6 +32,8 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
     ("experimental-watch-progress-notify-interval", "10m"),
     ("heartbeat-interval", "100"),
     ("election-timeout", "1000"),
+    ("auto-compaction-mode", "periodic"),
+    ("auto-compaction-retention", "0"),
     ("log-level", "info"),
     ("logger", "zap"),
     ("log-outputs", "default"),
@@ -89,6 +98,9 @@ pub struct Config {
     pub watch_progress_notify_interval_ms: u64,
     /// Refuse member changes that could lose quorum (etcd's default: on).
     pub strict_reconfig_check: bool,
+    /// --auto-compaction-mode / --auto-compaction-retention; None when the retention
+    /// is 0 (etcd's default: history is kept until a Compact RPC).
+    pub auto_compaction: Option<AutoCompaction>,
     pub log_level: String,
     /// TLS of the client URLs: --cert-file, --key-file, --trusted-ca-file,
     /// --client-cert-auth, --auto-tls, --client-crl-file.
@@ -246,7 +258,8 @@ pub fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             None => Ok(DEFAULT_TRUE_FLAGS.contains(&flag)),
         }
     };
-    build(&get, &get_bool, warnings)
+    let interval_override = env(AUTO_COMPACTION_INTERVAL_ENV);
+    build(&get, &get_bool, interval_override.as_deref(), warnings)
 }
 
 fn is_known(name: &str) -> bool {
@@ -256,7 +269,8 @@ fn is_known(name: &str) -> bool {
 fn build(
     get: &dyn Fn(&str) -> String,
     get_bool: &dyn Fn(&str) -> Result<bool, String>,
-    warnings: Vec<String>,
+    auto_compaction_interval: Option<&str>,
+    mut warnings: Vec<String>,
 ) -> Result<Config, String> {
     let name = get("name");
     let data_dir = match get("data-dir") {
@@ -275,6 +289,12 @@ fn build(
         other => return Err(format!("invalid value {other:?} for flag -initial-cluster-state")),
     };
     let quota = parse_num::<i64>("quota-backend-bytes", &get("quota-backend-bytes"))?;
+    let auto_compaction = parse_auto_compaction(
+        &get("auto-compaction-mode"),
+        &get("auto-compaction-retention"),
+        auto_compaction_interval,
+        &mut warnings,
+    )?;
     Ok(Config {
         name,
         data_dir,
@@ -296,6 +316,7 @@ fn build(
             "experimental-watch-progress-notify-interval",
             &get("experimental-watch-progress-notify-interval"),
         )?,
+        auto_compaction,
         log_level: get("log-level"),
         client_tls: tls_flags("", "client-crl-file", get, get_bool)?,
         peer_tls: tls_flags("peer-", "peer-crl-file", get, get_bool)?,
@@ -304,6 +325,62 @@ fn build(
         show_help: get_bool("help")?,
         warnings,
     })
+}
+
+/// etcd 3.4's `--auto-compaction-mode` and `--auto-compaction-retention`
+/// (embed.Config.Validate and embed's parseCompactionRetention): the mode is
+/// `periodic` (the default) or `revision`, else `unknown auto-compaction-mode "x"`. A
+/// retention that is a non-negative integer counts hours (periodic) or revisions
+/// (revision); anything else must be a Go duration (`30m`, `1h30m`), else
+/// `error parsing CompactionRetention: ...`. A retention of 0 turns compaction off.
+/// As in etcd, a duration in revision mode counts its nanoseconds as revisions
+/// (with a warning here: it is almost surely a mistake); an empty mode leaves an
+/// integer retention off and refuses a duration. Unlike etcd, a negative duration is
+/// refused (etcd would spin).
+pub fn parse_auto_compaction(
+    mode: &str,
+    retention: &str,
+    interval_override_ms: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<AutoCompaction>, String> {
+    if !matches!(mode, "" | "periodic" | "revision") {
+        return Err(format!("unknown auto-compaction-mode {mode:?}"));
+    }
+    let retention = retention.trim();
+    let policy = match retention.parse::<i64>() {
+        Ok(n) if n >= 0 => match mode {
+            "periodic" => AutoCompaction::Periodic { retention_ms: (n as u64).saturating_mul(3_600_000) },
+            "revision" => AutoCompaction::Revision { retention: n, interval_ms: REVISION_INTERVAL_MS },
+            _ => return Ok(None),
+        },
+        _ => {
+            let ms = parse_duration_ms("auto-compaction-retention", retention).map_err(|_| {
+                format!("error parsing CompactionRetention: time: invalid duration {retention:?}")
+            })?;
+            match mode {
+                "periodic" => AutoCompaction::Periodic { retention_ms: ms },
+                "revision" => {
+                    let revisions = i64::try_from(ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+                    warnings.push(format!(
+                        "--auto-compaction-retention {retention:?} is a duration but the mode is revision: \
+                         keeping {revisions} revisions (as etcd does)"
+                    ));
+                    AutoCompaction::Revision { retention: revisions, interval_ms: REVISION_INTERVAL_MS }
+                }
+                _ => return Err("unsupported compaction mode ".to_string()),
+            }
+        }
+    };
+    let policy = match (policy, interval_override_ms) {
+        (AutoCompaction::Periodic { retention_ms: 0 }, _)
+        | (AutoCompaction::Revision { retention: 0, .. }, _) => return Ok(None),
+        (AutoCompaction::Revision { retention, .. }, Some(v)) => {
+            let interval_ms = parse_num::<u64>(AUTO_COMPACTION_INTERVAL_ENV, v)?.max(1);
+            AutoCompaction::Revision { retention, interval_ms }
+        }
+        (policy, _) => policy,
+    };
+    Ok(Some(policy))
 }
 
 /// `name1=url1,name2=url2` (a name may appear more than once, one per URL).

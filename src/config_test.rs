@@ -112,3 +112,82 @@ fn tls_flags_from_flags_and_env() {
     let d = parse(&[], &no_env).unwrap();
     assert!(d.client_tls.is_empty() && d.peer_tls.is_empty() && d.cipher_suites.is_empty());
 }
+
+#[test]
+fn auto_compaction_is_off_by_default_and_at_retention_zero() {
+    assert_eq!(parse(&[], &no_env).unwrap().auto_compaction, None, "etcd's default retention is 0");
+    for flags in [
+        "--auto-compaction-retention 0",
+        "--auto-compaction-mode revision --auto-compaction-retention 0",
+        "--auto-compaction-retention 0s",
+    ] {
+        let c = parse(&args(flags), &no_env).unwrap();
+        assert_eq!(c.auto_compaction, None, "{flags}");
+        assert!(c.warnings.is_empty(), "real flags now: {:?}", c.warnings);
+    }
+}
+
+#[test]
+fn auto_compaction_retention_as_etcd_reads_it() {
+    let periodic = |retention_ms| Some(AutoCompaction::Periodic { retention_ms });
+    let hour = 3_600_000;
+    let cases = [
+        ("--auto-compaction-retention 1", periodic(hour)),
+        ("--auto-compaction-retention=72", periodic(72 * hour)),
+        ("--auto-compaction-mode periodic --auto-compaction-retention 30m", periodic(30 * 60_000)),
+        ("--auto-compaction-retention 1h30m", periodic(hour + 30 * 60_000)),
+        ("--auto-compaction-retention 2s", periodic(2_000)),
+        (
+            "--auto-compaction-mode revision --auto-compaction-retention 1000",
+            Some(AutoCompaction::Revision { retention: 1000, interval_ms: REVISION_INTERVAL_MS }),
+        ),
+    ];
+    for (flags, want) in cases {
+        assert_eq!(parse(&args(flags), &no_env).unwrap().auto_compaction, want, "{flags}");
+    }
+    // A duration in revision mode counts nanoseconds as revisions, as etcd does; warned.
+    let c = parse(&args("--auto-compaction-mode revision --auto-compaction-retention 1s"), &no_env).unwrap();
+    assert_eq!(
+        c.auto_compaction,
+        Some(AutoCompaction::Revision { retention: 1_000_000_000, interval_ms: REVISION_INTERVAL_MS })
+    );
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+}
+
+#[test]
+fn auto_compaction_from_env_and_test_interval() {
+    let env = |k: &str| match k {
+        "ETCD_AUTO_COMPACTION_MODE" => Some("revision".to_string()),
+        "ETCD_AUTO_COMPACTION_RETENTION" => Some("10".to_string()),
+        AUTO_COMPACTION_INTERVAL_ENV => Some("250".to_string()),
+        _ => None,
+    };
+    let c = parse(&[], &env).unwrap();
+    assert_eq!(c.auto_compaction, Some(AutoCompaction::Revision { retention: 10, interval_ms: 250 }));
+    let c = parse(&args("--auto-compaction-mode periodic --auto-compaction-retention 5m"), &env).unwrap();
+    assert_eq!(
+        c.auto_compaction,
+        Some(AutoCompaction::Periodic { retention_ms: 300_000 }),
+        "flags win; the test interval is revision mode's only"
+    );
+}
+
+#[test]
+fn bad_auto_compaction_flags_are_etcds_errors() {
+    let err = |flags: &str| parse(&args(flags), &no_env).unwrap_err();
+    assert_eq!(err("--auto-compaction-mode hourly"), "unknown auto-compaction-mode \"hourly\"");
+    assert_eq!(
+        err("--auto-compaction-mode hourly --auto-compaction-retention 0"),
+        "unknown auto-compaction-mode \"hourly\"",
+        "checked even when compaction is off, as etcd's Validate does"
+    );
+    assert_eq!(
+        err("--auto-compaction-retention abc"),
+        "error parsing CompactionRetention: time: invalid duration \"abc\""
+    );
+    assert!(err("--auto-compaction-retention -1").starts_with("error parsing CompactionRetention"));
+    assert!(err("--auto-compaction-retention -1h").starts_with("error parsing CompactionRetention"));
+    let env = |k: &str| (k == AUTO_COMPACTION_INTERVAL_ENV).then(|| "soon".to_string());
+    let flags = args("--auto-compaction-mode revision --auto-compaction-retention 5");
+    assert!(parse(&flags, &env).unwrap_err().contains(AUTO_COMPACTION_INTERVAL_ENV));
+}

@@ -25,7 +25,8 @@ mod real {
         \n  etcd-compatible flags, e.g. --name, --data-dir, --listen-client-urls, --advertise-client-urls,\n  \
         --listen-peer-urls, --initial-advertise-peer-urls, --initial-cluster, --initial-cluster-state,\n  \
         --initial-cluster-token, --snapshot-count, --max-txn-ops, --max-request-bytes,\n  \
-        --quota-backend-bytes, --heartbeat-interval, --election-timeout, --log-level, --logger, --version;\n  \
+        --quota-backend-bytes, --heartbeat-interval, --election-timeout, --auto-compaction-mode,\n  \
+        --auto-compaction-retention, --log-level, --logger, --version;\n  \
         TLS: --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --client-crl-file, --auto-tls,\n  \
         --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, --peer-crl-file,\n  \
         --peer-auto-tls, --cipher-suites.\n  \

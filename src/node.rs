@@ -322,6 +322,11 @@ impl Node {
         let lessor_node = ctx.node.clone();
         let lessor_stop = shutdown.clone();
         servers.push(crate::env::spawn(async move { lessor_node.run_lessor(lessor_stop).await }));
+        if let Some(policy) = cfg.auto_compaction {
+            let (node, stop) = (ctx.node.clone(), shutdown.clone());
+            servers
+                .push(crate::env::spawn(async move { node.run_auto_compactor(policy, clock, stop).await }));
+        }
         let progress = Duration::from_millis(cfg.watch_progress_notify_interval_ms);
         let (watch_state, watch_stop) = (ctx.node.state().clone(), shutdown.clone());
         servers.push(crate::env::spawn(server::watch::run_watch_sync(watch_state, progress, watch_stop)));

@@ -4,7 +4,8 @@
 //! Owns: the key space and its history ([`KvStore`]), revisions ([`Revision`]), the
 //! per-key generations ([`KeyIndex`]), evaluation of Range / Put / DeleteRange / Txn
 //! with etcd 3.5's semantics and errors, compaction, consistency hashes, and the
-//! snapshot encoding of all of it.
+//! snapshot encoding of all of it; and when to compact on its own ([`compactor`],
+//! etcd's auto compaction, decided from time and revisions passed in).
 //!
 //! Does not own: leases (writes ask a `lease_ok` callback whether a lease exists, and
 //! report attach/detach through the returned [`Event`]s: a put's `kv.lease` and its
@@ -16,6 +17,7 @@
 //! Every write is a function of the store and the request only, so replicas applying
 //! the same log stay identical; every failing request leaves the store unchanged.
 
+pub mod compactor;
 pub mod key_index;
 pub mod revision;
 pub mod types;

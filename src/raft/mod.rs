@@ -3,6 +3,7 @@
 //! snapshots, the peer network, and [`RaftNode`], the only API the rest of the crate
 //! uses. Nothing outside this module names an openraft type.
 
+mod auto_compact;
 pub mod lessor;
 pub mod log_store;
 pub mod membership;

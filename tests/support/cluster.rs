@@ -122,13 +122,26 @@ pub async fn agreed_leader(members: &[Member], live: &[usize], deadline: Instant
 /// spawned before any is awaited: each waits for a quorum before it serves), connect
 /// to each and learn its member ID. Returns the members and `--initial-cluster`.
 pub async fn start_cluster(names: &[&str], flags: &[&str]) -> (Vec<Member>, Vec<String>) {
+    start_cluster_env(names, flags, &[]).await
+}
+
+/// [`start_cluster`] with extra environment variables `env` (name, value) for every
+/// member.
+pub async fn start_cluster_env(
+    names: &[&str],
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> (Vec<Member>, Vec<String>) {
     let ports: Vec<(u16, u16)> = names.iter().map(|_| (super::free_port(), super::free_port())).collect();
     let cluster: Vec<String> =
         names.iter().zip(&ports).map(|(n, (_, p))| format!("{n}=http://127.0.0.1:{p}")).collect();
     let mut procs: Vec<Proc> = names
         .iter()
         .zip(&ports)
-        .map(|(n, (c, p))| Proc::spawn_member(n, &cluster.join(","), &super::temp_dir(n), *c, *p, flags))
+        .map(|(n, &ports)| {
+            let bin = std::path::Path::new(env!("CARGO_BIN_EXE_metastore"));
+            Proc::spawn_member_env(bin, n, &cluster.join(","), &super::temp_dir(n), ports, flags, env)
+        })
         .collect();
     for p in &mut procs {
         p.wait_ready();

@@ -149,6 +149,19 @@ impl Proc {
         peer_port: u16,
         extra: &[&str],
     ) -> Proc {
+        Proc::spawn_member_env(bin, member, initial_cluster, data_dir, (client_port, peer_port), extra, &[])
+    }
+
+    /// [`Proc::spawn_member_of`] with extra environment variables `env` (name, value).
+    pub fn spawn_member_env(
+        bin: &Path,
+        member: &str,
+        initial_cluster: &str,
+        data_dir: &Path,
+        (client_port, peer_port): (u16, u16),
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Proc {
         let name = bin.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let mut cmd = Command::new(bin);
         cmd.args(member_args(member, initial_cluster, data_dir, client_port, peer_port, extra))
@@ -159,6 +172,7 @@ impl Proc {
                 cmd.env_remove(key);
             }
         }
+        cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         let stderr = child.stderr.take().expect("stderr piped");
         let (tx, rx) = mpsc::channel();
@@ -185,6 +199,17 @@ impl Proc {
     /// Start and wait for "ready to serve client requests".
     pub fn start(data_dir: &Path, extra: &[&str]) -> Proc {
         let mut p = Proc::spawn(data_dir, free_port(), free_port(), extra);
+        p.wait_ready();
+        p
+    }
+
+    /// [`Proc::start`] with extra environment variables `env` (name, value).
+    pub fn start_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Proc {
+        let bin = Path::new(env!("CARGO_BIN_EXE_metastore"));
+        let (client_port, peer_port) = (free_port(), free_port());
+        let cluster = format!("m1=http://127.0.0.1:{peer_port}");
+        let mut p =
+            Proc::spawn_member_env(bin, "m1", &cluster, data_dir, (client_port, peer_port), extra, env);
         p.wait_ready();
         p
     }
