@@ -4,7 +4,8 @@
 //! Layers, outside in: [`server`] (etcd's gRPC API) → [`raft`] (openraft glue) →
 //! [`apply`] (the deterministic state machine) → [`mvcc`] (sans-IO store) ;
 //! [`storage`] (WAL, snapshots) → [`env`] (the one door to the world).
-//! [`node::Node`] starts a whole node in-process.
+//! [`node::Node`] starts a whole node in-process; `bench` (real build only) is the
+//! `metastore bench` load generator.
 
 /// `mutant!(Name)`: whether the deliberate bug `Name` of [`mutant::Mutant`] is
 /// switched on. Only simulation builds have mutants; elsewhere this is `false`.
@@ -45,6 +46,8 @@ macro_rules! buggify {
 }
 
 pub mod apply;
+#[cfg(not(madsim))]
+pub mod bench;
 #[cfg(madsim)]
 pub mod buggify;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The `metastore` binary: etcd's flags and `ETCD_*` variables → [`Config`] → a node
 //! serving etcd's gRPC API. Prints etcd's readiness lines once serving; on SIGINT or
 //! SIGTERM stops serving, lets in-flight writes finish or fail, and exits 0.
+//! `metastore bench ...` runs the load generator ([`metastore::bench`]) instead.
 
 #[cfg(madsim)]
 fn main() {
@@ -30,7 +31,8 @@ mod real {
         TLS: --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --client-crl-file, --auto-tls,\n  \
         --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, --peer-crl-file,\n  \
         --peer-auto-tls, --cipher-suites.\n  \
-        Each may also be set as ETCD_<FLAG_NAME> (e.g. ETCD_DATA_DIR).";
+        Each may also be set as ETCD_<FLAG_NAME> (e.g. ETCD_DATA_DIR).\n\n\
+        usage: metastore bench <workload> [flags]   a load generator; see metastore bench --help";
 
     fn init_logging(cfg: &Config) {
         let level = match cfg.log_level.as_str() {
@@ -46,6 +48,9 @@ mod real {
 
     pub fn main() {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.first().map(String::as_str) == Some("bench") {
+            std::process::exit(metastore::bench::main(&args[1..]));
+        }
         let cfg = match config::parse(&args, &|k| std::env::var(k).ok()) {
             Ok(c) => c,
             Err(e) => {
