@@ -37,6 +37,15 @@ pub trait Disk: Send + Sync + 'static {
     fn exists(&self, path: &Path) -> bool;
     /// Whole content of a file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// `len` bytes of a file from `offset` (an error if the file is shorter).
+    fn read_at(&self, path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let bytes = self.read(path)?;
+        usize::try_from(offset)
+            .ok()
+            .and_then(|start| bytes.get(start..start.checked_add(len)?))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file"))
+    }
     /// Open (creating if missing) a file for appending at its end.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn DiskFile>>;
     /// Cut a file to `len` bytes, durably.

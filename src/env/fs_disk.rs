@@ -128,6 +128,14 @@ impl Disk for FsDisk {
         file.sync_all()
     }
 
+    #[cfg(unix)]
+    fn read_at(&self, path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; len];
+        File::open(path)?.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
         self.write_atomic_parts(path, &[data])
     }

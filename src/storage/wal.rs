@@ -53,6 +53,19 @@ impl Default for WalOptions {
 pub struct SyncReport {
     pub records: usize,
     pub bytes: u64,
+    /// Where the batch went: the segment and the byte offset of its first frame. A
+    /// record [`Wal::append`] placed at batch offset `o` is at `base_offset + o`.
+    pub segment_seq: u64,
+    pub base_offset: u64,
+}
+
+/// Where a durable record lives: read it back with [`Wal::read_record`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordPos {
+    pub segment_seq: u64,
+    pub offset: u64,
+    /// Frame length (header + payload).
+    pub len: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +116,16 @@ impl Wal {
     /// Open (creating `dir` if needed) and replay. Returns the Wal positioned after
     /// the last valid record, and every record in log order.
     pub fn open(disk: Arc<dyn Disk>, dir: &Path, opts: WalOptions) -> Result<(Wal, Vec<Record>), WalError> {
+        let (wal, located) = Wal::open_located(disk, dir, opts)?;
+        Ok((wal, located.into_iter().map(|(r, _)| r).collect()))
+    }
+
+    /// [`Wal::open`], with where each record lives.
+    pub fn open_located(
+        disk: Arc<dyn Disk>,
+        dir: &Path,
+        opts: WalOptions,
+    ) -> Result<(Wal, Vec<(Record, RecordPos)>), WalError> {
         assert!(opts.segment_size_bytes > 0, "segment_size_bytes must be positive");
         disk.create_dir_all(dir).map_err(WalError::io("create dir", dir))?;
         let names = segment::list_segments(&*disk, dir)?;
@@ -128,18 +151,52 @@ impl Wal {
         Ok((wal, records))
     }
 
-    /// Buffer one record; durable after the next successful [`Wal::sync`].
-    pub fn append(&mut self, kind: u8, index: u64, payload: &[u8]) -> Result<(), WalError> {
+    /// Buffer one record; durable after the next successful [`Wal::sync`]. Returns its
+    /// offset in the batch (see [`SyncReport::base_offset`]).
+    pub fn append(&mut self, kind: u8, index: u64, payload: &[u8]) -> Result<u64, WalError> {
         self.check_poisoned()?;
         if payload.len() > MAX_PAYLOAD_BYTES as usize {
             let max_payload_bytes = MAX_PAYLOAD_BYTES;
             return Err(WalError::RecordTooLarge { payload_bytes: payload.len(), max_payload_bytes });
         }
+        let batch_offset = self.batch.bytes.len() as u64;
         record::encode_frame(&mut self.batch.bytes, kind, index, payload);
         self.batch.records += 1;
         self.batch.first_index.get_or_insert(index);
         self.batch.max_index = self.batch.max_index.max(Some(index));
-        Ok(())
+        Ok(batch_offset)
+    }
+
+    /// Read back a durable record from where a sync or open said it is, checking its
+    /// frame (CRC) and that it is the record expected (kind and index).
+    pub fn read_record(&self, pos: RecordPos, kind: u8, index: u64) -> Result<Record, WalError> {
+        let segment = self
+            .segments
+            .binary_search_by_key(&pos.segment_seq, |s| s.name.seq)
+            .map(|i| &self.segments[i])
+            .map_err(|_| WalError::Io {
+                op: "read record",
+                path: self.dir.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("segment {} is gone (record {index})", pos.segment_seq),
+                ),
+            })?;
+        let path = self.dir.join(segment.name.file_name());
+        let bytes = self
+            .disk
+            .read_at(&path, pos.offset, pos.len as usize)
+            .map_err(WalError::io("read record", &path))?;
+        let frame =
+            record::decode_frame(&bytes).map_err(|e| WalError::corrupt(&path, pos.offset, e.to_string()))?;
+        if frame.kind != kind || frame.index != index || frame.frame_len() != pos.len as usize {
+            let reason = format!(
+                "expected record kind {kind} index {index}, found kind {} index {}",
+                frame.kind, frame.index
+            );
+            return Err(WalError::corrupt(&path, pos.offset, reason));
+        }
+        Ok(frame.to_record())
     }
 
     /// Write the batch and fdatasync it. On error the Wal is poisoned.
@@ -219,6 +276,7 @@ impl Wal {
             self.start_segment()?;
         }
         let segment = self.segments.last_mut().expect("a segment exists after start_segment");
+        let (segment_seq, base_offset) = (segment.name.seq, segment.bytes);
         let path = self.dir.join(segment.name.file_name());
         let file = self.current.as_mut().expect("the current segment is open");
         file.append(&self.batch.bytes).map_err(WalError::io("append", &path))?;
@@ -229,7 +287,7 @@ impl Wal {
         segment.bytes += batch.bytes.len() as u64;
         segment.max_index = segment.max_index.max(batch.max_index);
         assert_eq!(file.len(), segment.bytes, "segment length diverged from the WAL's count: {path:?}");
-        Ok(SyncReport { records: batch.records, bytes: batch.bytes.len() as u64 })
+        Ok(SyncReport { records: batch.records, bytes: batch.bytes.len() as u64, segment_seq, base_offset })
     }
 }
 
@@ -239,7 +297,7 @@ fn replay_segment(
     dir: &Path,
     name: SegmentName,
     is_last: bool,
-    out: &mut Vec<Record>,
+    out: &mut Vec<(Record, RecordPos)>,
 ) -> Result<Segment, WalError> {
     let path = dir.join(name.file_name());
     let bytes = disk.read(&path).map_err(WalError::io("read segment", &path))?;
@@ -259,7 +317,14 @@ fn replay_segment(
         }
     }
     let max_index = scan.records.iter().map(|r| r.index).max();
-    out.extend(scan.records);
+    // Valid frames lie back to back from the start of the segment.
+    let mut offset = 0u64;
+    out.extend(scan.records.into_iter().map(|r| {
+        let len = record::frame_len(r.payload.len());
+        let pos = RecordPos { segment_seq: name.seq, offset, len: len as u32 };
+        offset += len as u64;
+        (r, pos)
+    }));
     Ok(Segment { name, bytes: scan.valid_bytes, max_index })
 }
 

@@ -79,7 +79,7 @@ impl Harness {
                 model.next_index += 1;
                 let record = Record { kind, index: model.next_index, payload };
                 match wal.append(record.kind, record.index, &record.payload) {
-                    Ok(()) => model.pending.push(record),
+                    Ok(_) => model.pending.push(record),
                     Err(e) => prop_assert!(wal.is_poisoned(), "append failed unpoisoned: {}", e),
                 }
             }
