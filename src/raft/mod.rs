@@ -10,6 +10,7 @@ pub mod membership;
 pub mod network;
 pub mod node;
 pub mod peer_service;
+mod read_batch;
 mod reconfig;
 pub mod runtime;
 pub mod state_machine;

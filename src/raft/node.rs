@@ -68,6 +68,8 @@ pub struct RaftNode {
     pub(super) leaders: LeaderClients,
     /// Set by the network when a peer says we were removed.
     pub(super) removed: Arc<AtomicBool>,
+    /// Linearizable reads waiting for a shared ReadIndex round (`read_batch`).
+    pub(super) reads: Arc<super::read_batch::ReadBatch>,
 }
 
 type WriteError = RaftError<TypeConfig, ClientWriteError<TypeConfig>>;
@@ -222,6 +224,7 @@ impl RaftNode {
                 ..Default::default()
             },
             removed,
+            reads: Default::default(),
         })
     }
 
