@@ -17,12 +17,9 @@
 //! holds up to `--snapshot-count` entries, and holding them all decoded cost ~450 B
 //! each, most of the store's memory after 100,000 puts.
 //!
-//! Durability: `append` buffers the entries in the WAL and returns; a flusher task
-//! fsyncs and only then reports them flushed to openraft (its `IOFlushed` callback),
-//! which counts an entry towards commit only after that. One fsync covers every append
-//! queued while the previous one ran (group commit), and raft's core goes on meanwhile:
-//! it takes new proposals, and on a leader sends the entries to the followers while
-//! its own fsync runs (as etcd's leader does), instead of one after the other.
+//! Durability: `append` reports success to openraft only after the WAL is fsynced;
+//! one fsync covers every entry buffered before it (group commit: openraft hands us
+//! every entry that queued up while the previous fsync ran, as one batch).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -135,20 +132,8 @@ fn wal_err(e: crate::storage::WalError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// An append waiting for its fsync: the callback to call, and its entries (index,
-/// log id, batch number and offset in the WAL) to locate once durable.
-struct FlushJob {
-    callback: IOFlushed<TypeConfig>,
-    entries: Vec<(LogId, u64, u64, u32)>,
-    /// Told once the job is reported: an append that must not return before its
-    /// entries are durable waits on it.
-    done: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
 struct Inner {
     disk: Arc<dyn Disk>,
-    /// Appends waiting for the flusher task (started by the first append).
-    flush_queue: Mutex<Option<tokio::sync::mpsc::UnboundedSender<FlushJob>>>,
     vote_path: PathBuf,
     wal: Mutex<Wal>,
     image: Mutex<LogImage>,
@@ -180,7 +165,6 @@ impl LogStore {
         Ok(LogStore {
             inner: Arc::new(Inner {
                 disk,
-                flush_queue: Mutex::new(None),
                 vote_path,
                 wal: Mutex::new(wal),
                 image: Mutex::new(image),
@@ -212,30 +196,13 @@ impl LogStore {
         self.inner.wal.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Write records to the WAL buffer (not yet durable); returns the batch they went
-    /// into and their offsets in it.
-    fn write_records(&self, records: &[(u8, u64, Vec<u8>)]) -> io::Result<(u64, Vec<u64>)> {
+    /// Write records to the WAL buffer (not yet durable); returns their batch offsets.
+    fn write_records(&self, records: &[(u8, u64, Vec<u8>)]) -> io::Result<Vec<u64>> {
         let mut wal = self.wal();
-        let batch_no = wal.batch_no();
-        let offsets = records
+        records
             .iter()
             .map(|(kind, index, payload)| wal.append(*kind, *index, payload).map_err(wal_err))
-            .collect::<io::Result<Vec<u64>>>()?;
-        Ok((batch_no, offsets))
-    }
-
-    /// Hand `job` to the flusher task, starting it if needed.
-    fn queue_flush(&self, job: FlushJob) {
-        let mut queue = self.inner.flush_queue.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = queue.get_or_insert_with(|| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            crate::env::spawn(run_flusher(Arc::downgrade(&self.inner), rx));
-            tx
-        });
-        if let Err(unsent) = tx.send(job) {
-            // The flusher is gone (only if its store is): nothing can become durable.
-            unsent.0.callback.io_completed(Err(io::Error::other("raft log flusher stopped")));
-        }
+            .collect()
     }
 
     /// fsync the WAL off the async workers.
@@ -244,24 +211,31 @@ impl LogStore {
         crate::env::blocking(move || this.wal().sync().map_err(wal_err)).await
     }
 
-    /// The entries of `job` are durable: note where they are (if their batch's place
-    /// is still known, and they were not truncated meanwhile), and evict.
-    fn note_durable(&self, job: &FlushJob) {
-        let located: Vec<(LogId, RecordPos)> = {
-            let wal = self.wal();
-            job.entries
-                .iter()
-                .filter_map(|(log_id, batch_no, offset, len)| {
-                    let (segment_seq, base) = wal.batch_location(*batch_no)?;
-                    Some((*log_id, RecordPos { segment_seq, offset: base + offset, len: *len }))
-                })
-                .collect()
-        };
+    /// The entries `indexes` (written at `batch_offsets` of the batch `report` made
+    /// durable) may now leave memory: note where they are, and evict.
+    fn note_durable(
+        &self,
+        report: &crate::storage::wal::SyncReport,
+        indexes: &[u64],
+        batch_offsets: &[u64],
+        records: &[(u8, u64, Vec<u8>)],
+    ) {
+        // Appends run one at a time, so this sync wrote this append's records; if it
+        // wrote nothing, an earlier sync did and the offsets are not known: the entries
+        // then simply stay in memory.
+        if report.records == 0 {
+            return;
+        }
         let mut img = self.image();
-        for (log_id, pos) in located {
-            if img.entries.get(&log_id.index()).is_some_and(|e| e.log_id() == log_id) {
-                img.positions.insert(log_id.index(), pos);
-            }
+        for ((index, offset), (_, _, payload)) in indexes.iter().zip(batch_offsets).zip(records) {
+            let len = crate::storage::record::frame_len(payload.len());
+            debug_assert!(offset + len as u64 <= report.bytes, "record {index} outside the synced batch");
+            let pos = RecordPos {
+                segment_seq: report.segment_seq,
+                offset: report.base_offset + offset,
+                len: len as u32,
+            };
+            img.positions.insert(*index, pos);
         }
         img.evict();
     }
@@ -361,13 +335,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             return Err(io::Error::other("fail point raft.append"));
         }
         let entries: Vec<Entry> = entries.into_iter().collect();
-        let is_membership =
-            entries.iter().any(|e| matches!(e.payload, openraft::EntryPayload::Membership(_)));
         let mut records = Vec::with_capacity(entries.len());
         for e in &entries {
             records.push((ENTRY, e.index(), encode(e)?));
         }
-        let (batch_no, offsets) = self.write_records(&records)?;
+        let batch_offsets = self.write_records(&records)?;
         #[cfg(madsim)]
         if crate::mutant!(ApplyUncommitted) {
             if let Some(sm) = self.inner.speculate.get() {
@@ -378,38 +350,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
             }
         }
-        let located = entries
-            .iter()
-            .zip(&offsets)
-            .zip(&records)
-            .map(|((e, offset), (_, _, payload))| {
-                (e.log_id(), batch_no, *offset, crate::storage::record::frame_len(payload.len()) as u32)
-            })
-            .collect();
+        let indexes: Vec<u64> = entries.iter().map(|e| e.index()).collect();
         {
             let mut img = self.image();
             for e in entries {
                 img.entries.insert(e.index(), e);
             }
         }
-        // A membership entry (bootstrap, member changes) is durable before append
-        // returns, as every entry was before appends were flushed in the background:
-        // raft must not go on to vote or replicate on a configuration that a failed
-        // fsync may still take away. (Found by the simulation: a bootstrap entry lost
-        // to an fsync error after the vote was saved left a member that voted but had
-        // no configuration, and could never start.)
-        if !is_membership {
-            self.queue_flush(FlushJob { callback, entries: located, done: None });
-            return Ok(());
+        let result = self.sync().await;
+        if let Ok(report) = &result {
+            self.note_durable(report, &indexes, &batch_offsets, &records);
         }
-        let (done, flushed) = tokio::sync::oneshot::channel();
-        self.queue_flush(FlushJob { callback, entries: located, done: Some(done) });
-        let _ = flushed.await;
-        // Whether it failed shows in the WAL: poisoned after a failed sync.
-        if self.wal().is_poisoned() {
-            return Err(io::Error::other("raft log: fsync of a membership entry failed"));
-        }
-        Ok(())
+        let reported = result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string()));
+        callback.io_completed(reported);
+        result.map(|_| ())
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
@@ -433,37 +387,5 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let this = self.clone();
         crate::env::blocking(move || this.wal().purge_before(index + 1).map_err(wal_err)).await?;
         Ok(())
-    }
-}
-
-/// The flusher task: takes every append queued, fsyncs once for all of them, reports
-/// each flushed (or failed) in order, and notes where their entries are. Ends when
-/// the store is dropped.
-async fn run_flusher(inner: std::sync::Weak<Inner>, mut rx: tokio::sync::mpsc::UnboundedReceiver<FlushJob>) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while let Ok(job) = rx.try_recv() {
-            jobs.push(job);
-        }
-        let Some(inner) = inner.upgrade() else {
-            for job in jobs {
-                job.callback.io_completed(Err(io::Error::other("raft log closed")));
-            }
-            return;
-        };
-        let store = LogStore { inner };
-        let result = store.sync().await;
-        for job in jobs {
-            match &result {
-                Ok(_) => {
-                    store.note_durable(&job);
-                    job.callback.io_completed(Ok(()));
-                }
-                Err(e) => job.callback.io_completed(Err(io::Error::new(e.kind(), e.to_string()))),
-            }
-            if let Some(done) = job.done {
-                let _ = done.send(());
-            }
-        }
     }
 }

@@ -198,10 +198,6 @@ impl RaftNode {
             // restart: linearizable reads would return stale data. (Found twice: by the
             // 3-member process test and by the cluster simulation, seed 50.)
             enable_leader_restore: Some(crate::mutant!(LeaderRestore)),
-            // The log store's append returns before its fsync (a flusher reports it
-            // flushed): send new entries to the followers at once, so their fsyncs run
-            // while the leader's does, as etcd's leader does.
-            broadcast_submitted_on_append: Some(true),
             ..Default::default()
         }
         .validate()

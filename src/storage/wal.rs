@@ -103,16 +103,8 @@ pub struct Wal {
     current: Option<Box<dyn DiskFile>>,
     next_seq: u64,
     batch: Batch,
-    /// Number of the batch appends go into now (one more after every write).
-    batch_no: u64,
-    /// Where recent batches went: (batch number, segment seq, base offset), oldest
-    /// first, at most [`BATCH_LOCATIONS_KEPT`].
-    written: std::collections::VecDeque<(u64, u64, u64)>,
     poisoned: Option<String>,
 }
-
-/// How many written batches [`Wal::batch_location`] remembers.
-const BATCH_LOCATIONS_KEPT: usize = 1024;
 
 impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,18 +146,8 @@ impl Wal {
             None => None,
         };
         let dir = dir.to_path_buf();
-        let wal = Wal {
-            disk,
-            dir,
-            opts,
-            segments,
-            current,
-            next_seq,
-            batch: Batch::default(),
-            batch_no: 0,
-            written: Default::default(),
-            poisoned: None,
-        };
+        let wal =
+            Wal { disk, dir, opts, segments, current, next_seq, batch: Batch::default(), poisoned: None };
         Ok((wal, records))
     }
 
@@ -183,20 +165,6 @@ impl Wal {
         self.batch.first_index.get_or_insert(index);
         self.batch.max_index = self.batch.max_index.max(Some(index));
         Ok(batch_offset)
-    }
-
-    /// The number of the batch that records appended now go into; once written,
-    /// [`Wal::batch_location`] tells where it went.
-    pub fn batch_no(&self) -> u64 {
-        self.batch_no
-    }
-
-    /// Segment seq and byte offset of the first frame of written batch `batch_no`, if
-    /// it is among the last [`BATCH_LOCATIONS_KEPT`] written.
-    pub fn batch_location(&self, batch_no: u64) -> Option<(u64, u64)> {
-        let i = self.written.binary_search_by_key(&batch_no, |w| w.0).ok()?;
-        let (_, seq, base) = self.written[i];
-        Some((seq, base))
     }
 
     /// Read back a durable record from where a sync or open said it is, checking its
@@ -319,11 +287,6 @@ impl Wal {
         segment.bytes += batch.bytes.len() as u64;
         segment.max_index = segment.max_index.max(batch.max_index);
         assert_eq!(file.len(), segment.bytes, "segment length diverged from the WAL's count: {path:?}");
-        if self.written.len() == BATCH_LOCATIONS_KEPT {
-            self.written.pop_front();
-        }
-        self.written.push_back((self.batch_no, segment_seq, base_offset));
-        self.batch_no += 1;
         Ok(SyncReport { records: batch.records, bytes: batch.bytes.len() as u64, segment_seq, base_offset })
     }
 }

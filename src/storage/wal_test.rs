@@ -405,12 +405,9 @@ fn read_back_by_position(disk: Arc<dyn Disk>, wal_dir: &Path) {
     let mut placed = Vec::new();
     for batch in [1..=3u64, 4..=4, 5..=12, 13..=20] {
         let records = recs(batch);
-        let batch_no = wal.batch_no();
         let offsets: Vec<u64> =
             records.iter().map(|r| wal.append(r.kind, r.index, &r.payload).unwrap()).collect();
         let report = wal.sync().unwrap();
-        assert_eq!(wal.batch_location(batch_no), Some((report.segment_seq, report.base_offset)));
-        assert_eq!(wal.batch_no(), batch_no + 1);
         for (r, off) in records.into_iter().zip(offsets) {
             let len = frame_len(r.payload.len()) as u32;
             placed.push((
