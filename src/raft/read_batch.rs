@@ -16,6 +16,7 @@
 //! its client went away) never strands the others.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -35,7 +36,12 @@ struct BatchState {
     waiting: Vec<Waiter>,
     /// A task is running rounds.
     running: bool,
+    /// How long one round may take (the request timeout of the latest read).
+    round_timeout: Duration,
 }
+
+/// Waiting reads past which the ones that gave up are dropped.
+const PRUNE_AT: usize = 1024;
 
 impl ReadBatch {
     fn lock(&self) -> std::sync::MutexGuard<'_, BatchState> {
@@ -45,12 +51,17 @@ impl ReadBatch {
 
 impl RaftNode {
     /// Linearizable read barrier through shared rounds of
-    /// [`RaftNode::read_index_waiting`] (see the module doc). Unbounded, as that is:
-    /// the caller's request timeout ends it.
-    pub async fn read_barrier_batched(&self) -> Result<(), Error> {
+    /// [`RaftNode::read_index_waiting`] (see the module doc); a round ends after
+    /// `round_timeout` at the latest (Err(Timeout) for its reads).
+    pub async fn read_barrier_batched(&self, round_timeout: Duration) -> Result<(), Error> {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut st = self.reads.lock();
+            st.round_timeout = round_timeout;
+            if st.waiting.len() >= PRUNE_AT {
+                // Reads that gave up while a round was stuck leave nothing behind.
+                st.waiting.retain(|w| !w.is_closed());
+            }
             st.waiting.push(tx);
             !std::mem::replace(&mut st.running, true)
         };
@@ -63,15 +74,21 @@ impl RaftNode {
 
     async fn run_read_rounds(&self) {
         loop {
-            let batch = {
+            let (batch, round_timeout) = {
                 let mut st = self.reads.lock();
                 if st.waiting.is_empty() {
                     st.running = false;
                     return;
                 }
-                std::mem::take(&mut st.waiting)
+                (std::mem::take(&mut st.waiting), st.round_timeout)
             };
-            let result = self.read_index_waiting().await;
+            // A round that cannot finish (no leader, the leader unreachable, this member
+            // cut off while catching up) ends with the request timeout, so that the
+            // reads after it get a round of their own once the cluster recovers.
+            let result = match tokio::time::timeout(round_timeout, self.read_index_waiting()).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Timeout),
+            };
             for waiter in batch {
                 let _ = waiter.send(result.clone());
             }

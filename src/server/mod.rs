@@ -69,7 +69,9 @@ impl Context {
         if crate::mutant!(ReadWithoutReadIndex) {
             return Ok(());
         }
-        match tokio::time::timeout(self.request_timeout, self.node.read_barrier_batched()).await {
+        match tokio::time::timeout(self.request_timeout, self.node.read_barrier_batched(self.request_timeout))
+            .await
+        {
             Ok(r) => r.map_err(status),
             Err(_) => Err(status(Error::Timeout)),
         }
