@@ -12,18 +12,17 @@
 // A benchmark reads the wall clock (criterion's iter_custom measures with Instant).
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use common::{cas_txn, put_req, VALUE_BYTES};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use metastore::apply::{ApplyLimits, KvState, Request};
-use metastore::mvcc::{
-    Compare, CompareResult, CompareTarget, Event, EventType, KeyValue, PutRequest, RangeRequest, RequestOp,
-    TxnRequest,
-};
+use metastore::mvcc::{Event, EventType, KeyValue};
 use metastore::watch::{HubConfig, StreamId, WatchCreateRequest, WatchHub};
 
-const VALUE_BYTES: usize = 128;
 const LIVE_KEYS: usize = 10_000;
 const BATCH: usize = 100;
 const WATCHERS: usize = 1_000;
@@ -32,23 +31,6 @@ const MAX_RESPONSE_BYTES: usize = 2 << 20;
 
 fn key(i: usize) -> Vec<u8> {
     format!("/registry/pods/default/pod-{i:08}").into_bytes()
-}
-
-fn put_req(key: Vec<u8>) -> PutRequest {
-    PutRequest { key, value: vec![b'v'; VALUE_BYTES], ..Default::default() }
-}
-
-fn cas_txn(key: Vec<u8>, mod_revision: i64) -> TxnRequest {
-    TxnRequest {
-        compare: vec![Compare {
-            result: CompareResult::Equal,
-            target: CompareTarget::Mod(mod_revision),
-            key: key.clone(),
-            range_end: Vec::new(),
-        }],
-        success: vec![RequestOp::Put(put_req(key.clone()))],
-        failure: vec![RequestOp::Range(RangeRequest { key, ..Default::default() })],
-    }
 }
 
 /// A state machine holding key(i) for every i < LIVE_KEYS (put at revision i + 2),

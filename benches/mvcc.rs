@@ -16,15 +16,15 @@
 // A benchmark reads the wall clock (criterion's iter_custom measures with Instant).
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use common::{cas_txn, put_req};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use metastore::mvcc::{
-    Compare, CompareResult, CompareTarget, KvStore, PutRequest, RangeRequest, RequestOp, TxnRequest,
-};
+use metastore::mvcc::{KvStore, RangeRequest};
 
-const VALUE_BYTES: usize = 128;
 const LIVE_KEYS: usize = 10_000;
 const MAX_TXN_OPS: usize = 128;
 
@@ -34,10 +34,6 @@ fn no_lease(_: i64) -> bool {
 
 fn key(i: usize) -> Vec<u8> {
     format!("/registry/pods/default/pod-{i:08}").into_bytes()
-}
-
-fn put_req(key: Vec<u8>) -> PutRequest {
-    PutRequest { key, value: vec![b'v'; VALUE_BYTES], ..Default::default() }
 }
 
 /// A store holding `keys` keys (one version each), written in order.
@@ -143,20 +139,6 @@ fn bench_range(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-/// Kubernetes' GuaranteedUpdate: `If(ModRevision(k) == r).Then(Put(k)).Else(Get(k))`.
-fn cas_txn(key: Vec<u8>, mod_revision: i64) -> TxnRequest {
-    TxnRequest {
-        compare: vec![Compare {
-            result: CompareResult::Equal,
-            target: CompareTarget::Mod(mod_revision),
-            key: key.clone(),
-            range_end: Vec::new(),
-        }],
-        success: vec![RequestOp::Put(put_req(key.clone()))],
-        failure: vec![RequestOp::Range(RangeRequest { key, ..Default::default() })],
-    }
 }
 
 fn bench_txn(c: &mut Criterion) {

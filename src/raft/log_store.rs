@@ -243,18 +243,14 @@ impl LogStore {
     /// Entries in `range`: from memory, or read back from the WAL.
     fn read_entries<RB: RangeBounds<u64> + Clone>(&self, range: RB) -> io::Result<Vec<Entry>> {
         let img = self.image();
-        let first_in_memory = img.entries.range(range.clone()).next().map(|(i, _)| *i);
-        let mut out = Vec::new();
-        // Evicted entries are all below those held in memory in the same range, but
-        // for entries replayed at start that were never durable-located (none today):
-        // read from the WAL only below the first one in memory.
+        // Durable entries no longer held in memory are read back from the WAL.
         let on_disk: Vec<(u64, RecordPos)> = img
             .positions
             .range(range.clone())
-            .take_while(|(i, _)| first_in_memory.is_none_or(|f| **i < f))
             .filter(|(i, _)| !img.entries.contains_key(i))
             .map(|(i, p)| (*i, *p))
             .collect();
+        let mut out = Vec::with_capacity(on_disk.len());
         if !on_disk.is_empty() {
             let wal = self.wal();
             for (index, pos) in on_disk {
@@ -262,7 +258,13 @@ impl LogStore {
                 out.push(decode::<Entry>(&rec.payload)?);
             }
         }
+        let read_back = out.len();
         out.extend(img.entries.range(range).map(|(_, e)| e.clone()));
+        // Evicted entries lie below the ones held (eviction takes a prefix), so this
+        // is already in order but for the unusual entry kept for want of a position.
+        if read_back > 0 {
+            out.sort_by_key(|e| e.index());
+        }
         Ok(out)
     }
 }
