@@ -47,6 +47,10 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
     ("peer-trusted-ca-file", ""),
     ("peer-crl-file", ""),
     ("cipher-suites", ""),
+    // Auth (src/auth/, server/auth.rs).
+    ("auth-token", "simple"),
+    ("auth-token-ttl", "300"),
+    ("bcrypt-cost", "10"),
 ];
 
 /// Flags that are booleans (`--flag`, `--flag=true|false`).
@@ -110,6 +114,12 @@ pub struct Config {
     /// --cipher-suites: etcd's (Go's) names of the TLS 1.2 suites allowed, in order;
     /// empty for the default set.
     pub cipher_suites: Vec<String>,
+    /// --auth-token: `simple`, or `jwt,pub-key=…,priv-key=…,sign-method=…,ttl=…`.
+    pub auth_token: AuthTokenSpec,
+    /// --auth-token-ttl: seconds a simple token lives after its last use.
+    pub auth_token_ttl_s: u64,
+    /// --bcrypt-cost: the cost factor of password hashes (4 to 31).
+    pub bcrypt_cost: u32,
     pub show_version: bool,
     pub show_help: bool,
     /// Human-readable warnings about accepted-but-ignored flags.
@@ -152,6 +162,59 @@ fn tls_flags(
         auto_tls: get_bool(&format!("{prefix}auto-tls"))?,
         crl_file: get(crl_flag),
     })
+}
+
+/// What `--auth-token` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthTokenSpec {
+    Simple,
+    /// JWT: key files (either may be empty: verify-only with a public key alone),
+    /// the signing method (RS256, ES256, PS256, HS256, ...), lifetime in ms.
+    Jwt {
+        pub_key: String,
+        priv_key: String,
+        sign_method: String,
+        ttl_ms: u64,
+    },
+}
+
+/// etcd's `--auth-token` syntax: a type, then comma-separated `option=value`s.
+pub fn parse_auth_token(v: &str) -> Result<AuthTokenSpec, String> {
+    let mut parts = v.split(',');
+    let kind = parts.next().unwrap_or("").trim();
+    let mut opts = BTreeMap::new();
+    for part in parts {
+        let (k, val) = part
+            .split_once('=')
+            .ok_or_else(|| format!("--auth-token {v:?}: option {part:?} is not key=value"))?;
+        if !["pub-key", "priv-key", "sign-method", "ttl"].contains(&k) {
+            return Err(format!("--auth-token {v:?}: unknown option {k:?}"));
+        }
+        opts.insert(k.to_string(), val.to_string());
+    }
+    match kind {
+        "simple" | "" if opts.is_empty() => Ok(AuthTokenSpec::Simple),
+        "jwt" => {
+            let ttl_ms = match opts.get("ttl") {
+                Some(t) => parse_duration_ms("auth-token", t)?,
+                None => 5 * 60 * 1000,
+            };
+            let get = |k: &str| opts.get(k).cloned().unwrap_or_default();
+            if get("sign-method").is_empty() {
+                return Err(format!("--auth-token {v:?}: jwt needs sign-method"));
+            }
+            if get("pub-key").is_empty() && get("priv-key").is_empty() {
+                return Err(format!("--auth-token {v:?}: jwt needs pub-key or priv-key"));
+            }
+            Ok(AuthTokenSpec::Jwt {
+                pub_key: get("pub-key"),
+                priv_key: get("priv-key"),
+                sign_method: get("sign-method"),
+                ttl_ms,
+            })
+        }
+        _ => Err(format!("--auth-token {v:?}: auth: invalid auth options")),
+    }
 }
 
 /// Default backend quota, as etcd: 2 GiB.
@@ -321,6 +384,16 @@ fn build(
         client_tls: tls_flags("", "client-crl-file", get, get_bool)?,
         peer_tls: tls_flags("peer-", "peer-crl-file", get, get_bool)?,
         cipher_suites: split_urls(&get("cipher-suites")),
+        auth_token: parse_auth_token(&get("auth-token"))?,
+        auth_token_ttl_s: parse_num("auth-token-ttl", &get("auth-token-ttl"))?,
+        bcrypt_cost: match parse_num::<u32>("bcrypt-cost", &get("bcrypt-cost"))? {
+            c @ 4..=31 => c,
+            c => {
+                // etcd's answer: a warning, and its default.
+                warnings.push(format!("Use default bcrypt-cost 10 instead of the invalid value {c}"));
+                10
+            }
+        },
         show_version: get_bool("version")?,
         show_help: get_bool("help")?,
         warnings,

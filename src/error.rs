@@ -60,6 +60,25 @@ pub enum Error {
     BadLeaderTransferee,
     LeaderTransferTimeout,
     ClusterIdMismatch,
+    /// Auth (etcd's auth store errors, as its gRPC layer maps them).
+    RootUserNotExist,
+    RootRoleNotExist,
+    UserAlreadyExist,
+    UserEmpty,
+    UserNotFound,
+    RoleAlreadyExist,
+    RoleNotFound,
+    RoleEmpty,
+    AuthFailed,
+    /// A password given for a user added with `no_password`.
+    NoPasswordUser,
+    PermissionDenied,
+    RoleNotGranted,
+    PermissionNotGranted,
+    AuthNotEnabled,
+    InvalidAuthToken,
+    InvalidAuthMgmt,
+    AuthOldRevision,
     /// A corruption or internal failure; the message says what broke.
     Internal(String),
     /// A malformed request that etcd rejects with InvalidArgument; carries etcd's text.
@@ -91,6 +110,14 @@ impl Error {
             | ClusterIdMismatch => Code::FailedPrecondition,
             MemberBadUrls => Code::InvalidArgument,
             MemberNotFound => Code::NotFound,
+            RootUserNotExist | RootRoleNotExist | UserAlreadyExist | UserNotFound | RoleAlreadyExist
+            | RoleNotFound | RoleNotGranted | PermissionNotGranted | AuthNotEnabled => {
+                Code::FailedPrecondition
+            }
+            UserEmpty | RoleEmpty | AuthFailed | InvalidAuthMgmt | AuthOldRevision => Code::InvalidArgument,
+            NoPasswordUser => Code::Unknown,
+            PermissionDenied => Code::PermissionDenied,
+            InvalidAuthToken => Code::Unauthenticated,
             Internal(_) => Code::Internal,
         }
     }
@@ -129,6 +156,23 @@ impl Error {
             BadLeaderTransferee => "etcdserver: bad leader transferee".into(),
             LeaderTransferTimeout => "etcdserver: request timed out, leader transfer took too long".into(),
             ClusterIdMismatch => "etcdserver: cluster ID mismatch".into(),
+            RootUserNotExist => "etcdserver: root user does not exist".into(),
+            RootRoleNotExist => "etcdserver: root user does not have root role".into(),
+            UserAlreadyExist => "etcdserver: user name already exists".into(),
+            UserEmpty => "etcdserver: user name is empty".into(),
+            UserNotFound => "etcdserver: user name not found".into(),
+            RoleAlreadyExist => "etcdserver: role name already exists".into(),
+            RoleNotFound => "etcdserver: role name not found".into(),
+            RoleEmpty => "etcdserver: role name is empty".into(),
+            AuthFailed => "etcdserver: authentication failed, invalid user ID or password".into(),
+            NoPasswordUser => "auth: authentication failed, password was given for no password user".into(),
+            PermissionDenied => "etcdserver: permission denied".into(),
+            RoleNotGranted => "etcdserver: role is not granted to the user".into(),
+            PermissionNotGranted => "etcdserver: permission is not granted to the role".into(),
+            AuthNotEnabled => "etcdserver: authentication is not enabled".into(),
+            InvalidAuthToken => "etcdserver: invalid auth token".into(),
+            InvalidAuthMgmt => "etcdserver: invalid auth management".into(),
+            AuthOldRevision => "etcdserver: revision of auth store is old".into(),
             Internal(m) => m.clone(),
             InvalidArgument(m) => m.clone(),
         }

@@ -46,6 +46,7 @@ macro_rules! buggify {
 }
 
 pub mod apply;
+pub mod auth;
 #[cfg(not(madsim))]
 pub mod bench;
 #[cfg(madsim)]

@@ -246,6 +246,7 @@ impl Node {
         disk.create_dir_all(&member_dir).map_err(|e| format!("create {}: {e}", member_dir.display()))?;
         let id_path = member_dir.join("identity");
         let tls = TlsSetup::load(cfg, disk.as_ref())?;
+        let auth_settings = server::auth::AuthSettings::from_config(cfg, disk.as_ref())?;
         let (identity, members, fresh) = match load_identity(disk.as_ref(), &id_path)? {
             Some(id) => (id, BTreeMap::new(), false),
             None if cfg.initial_cluster_state_new => {
@@ -318,7 +319,11 @@ impl Node {
                 cfg.election_timeout_ms,
                 cfg.heartbeat_interval_ms,
             ),
+            auth: auth_settings,
+            clock: clock.clone(),
         });
+        let (sweep_ctx, sweep_stop) = (ctx.clone(), shutdown.clone());
+        servers.push(crate::env::spawn(server::auth::run_token_sweeper(sweep_ctx, sweep_stop)));
         let lessor_node = ctx.node.clone();
         let lessor_stop = shutdown.clone();
         servers.push(crate::env::spawn(async move { lessor_node.run_lessor(lessor_stop).await }));

@@ -12,6 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{self, Access, AuthInfo, AuthRequest, AuthStore, SimpleTokens, TokenEffect};
 use crate::error::{Error, Result};
 use crate::lease::LeaseStore;
 use crate::mvcc::{
@@ -49,6 +50,16 @@ pub enum Request {
     LeaseCheckpoint {
         checkpoints: Vec<(i64, i64)>,
     },
+    /// A change to users, roles or permissions (see `auth`).
+    Auth(AuthRequest),
+    /// A client's request with the identity it was made with: with auth enabled,
+    /// `request` applies only if the identity may do it in the auth state of this
+    /// point of the log (see `auth::check_request`). Requests the members make
+    /// themselves (expiry revokes, checkpoints, publish) are not wrapped.
+    Authed {
+        auth: AuthInfo,
+        request: Box<Request>,
+    },
 }
 
 /// What a member publishes about itself through raft.
@@ -56,6 +67,16 @@ pub enum Request {
 pub struct MemberAttrs {
     pub name: String,
     pub client_urls: Vec<String>,
+}
+
+impl Request {
+    /// The request itself, without the identity it was made with.
+    pub fn unwrapped(&self) -> &Request {
+        match self {
+            Request::Authed { request, .. } => request.unwrapped(),
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for Request {
@@ -71,6 +92,8 @@ impl fmt::Display for Request {
             Request::LeaseGrant { id, ttl_s } => write!(f, "lease_grant({id:x}, {ttl_s}s)"),
             Request::LeaseRevoke { id } => write!(f, "lease_revoke({id:x})"),
             Request::LeaseCheckpoint { checkpoints } => write!(f, "lease_checkpoint({})", checkpoints.len()),
+            Request::Auth(a) => write!(f, "auth({a:?})"),
+            Request::Authed { auth, request } => write!(f, "{request} as {:?}@{}", auth.user, auth.revision),
         }
     }
 }
@@ -86,6 +109,7 @@ pub enum Response {
     LeaseGrant { id: i64, ttl_s: i64 },
     LeaseRevoke,
     LeaseCheckpoint,
+    Auth,
 }
 
 /// What applying one entry produced: the store revision right after it (the
@@ -109,11 +133,15 @@ impl Default for ApplyLimits {
     }
 }
 
-/// The replicated state: the MVCC store and the leases (auth joins later).
+/// The replicated state: the MVCC store, the leases and the auth store.
 #[derive(Debug)]
 pub struct KvState {
     pub kv: KvStore,
     pub leases: LeaseStore,
+    pub auth: AuthStore,
+    /// Member-local, not replicated state: the simple tokens issued by applied
+    /// Authenticate entries (behind a mutex: reading a token extends its life).
+    pub tokens: std::sync::Mutex<SimpleTokens>,
     pub limits: ApplyLimits,
     /// Approximate bytes held by the store (keys, values, per-version overhead):
     /// what `--quota-backend-bytes` and Status's dbSize measure.
@@ -126,7 +154,8 @@ pub struct KvState {
 /// as bincode (fixed-width little-endian integers) of this struct: `kv` and `leases`
 /// are each a u64 length and the bytes. [`KvState::encode`] writes the same bytes
 /// field by field, without a separate copy of the store's encoding; decoding borrows
-/// both from the input.
+/// both from the input. The auth store's bincode follows (images written before auth
+/// existed end without it: an empty auth store).
 #[derive(Deserialize)]
 struct StateImage<'a> {
     #[serde(borrow)]
@@ -155,6 +184,8 @@ impl KvState {
         KvState {
             kv: KvStore::new(),
             leases: LeaseStore::new(),
+            auth: AuthStore::new(),
+            tokens: std::sync::Mutex::new(SimpleTokens::new()),
             limits,
             size_bytes: 0,
             members: BTreeMap::new(),
@@ -213,6 +244,60 @@ impl KvState {
                 }
                 Ok((Response::LeaseCheckpoint, Vec::new()))
             }
+            Request::Auth(a) => {
+                let effect = self.auth.apply(a)?;
+                self.apply_token_effect(effect);
+                Ok((Response::Auth, Vec::new()))
+            }
+            Request::Authed { auth: who, request } => {
+                let mut needs = Vec::new();
+                self.accesses(request, &mut needs);
+                auth::check_request(&self.auth, who, &needs)?;
+                self.apply_request(request)
+            }
+        }
+    }
+
+    /// What `req` needs the identity it came with to hold (see `auth::check`).
+    fn accesses<'a>(&'a self, req: &'a Request, out: &mut Vec<Access<'a>>) {
+        let lease_keys = |id: i64, out: &mut Vec<Access<'a>>| {
+            if let Some(lease) = self.leases.get(id) {
+                out.extend(lease.keys().iter().map(|k| Access::Write { key: k, range_end: &[] }));
+            }
+        };
+        match req {
+            Request::Put(p) => {
+                out.push(Access::Write { key: &p.key, range_end: &[] });
+                lease_keys(p.lease, out);
+                if p.prev_kv {
+                    out.push(Access::Read { key: &p.key, range_end: &[] });
+                }
+            }
+            Request::DeleteRange(d) => {
+                out.push(Access::Write { key: &d.key, range_end: &d.range_end });
+                if d.prev_kv {
+                    out.push(Access::Read { key: &d.key, range_end: &d.range_end });
+                }
+            }
+            Request::Txn(t) => auth::txn_accesses(t, out),
+            Request::LeaseRevoke { id } => lease_keys(*id, out),
+            Request::LeaseGrant { .. } => {}
+            Request::Auth(a) if !a.needs_admin() => {}
+            Request::Compact { .. }
+            | Request::Auth(_)
+            | Request::Publish { .. }
+            | Request::LeaseCheckpoint { .. }
+            | Request::Authed { .. } => out.push(Access::Admin),
+        }
+    }
+
+    fn apply_token_effect(&mut self, effect: TokenEffect) {
+        let tokens = self.tokens.get_mut().unwrap_or_else(|p| p.into_inner());
+        match effect {
+            TokenEffect::None => {}
+            TokenEffect::InvalidateUser(user) => tokens.invalidate_user(&user),
+            TokenEffect::InvalidateAll => tokens.clear(),
+            TokenEffect::Issue { token, user } => tokens.issue(token, user),
         }
     }
 
@@ -247,7 +332,8 @@ impl KvState {
         out[..8].copy_from_slice(&kv_len.to_le_bytes());
         // Serializing plain owned data into a Vec cannot fail.
         let rest = bincode::serialize_into(&mut out, &self.leases.encode_snapshot())
-            .and_then(|()| bincode::serialize_into(&mut out, &self.members));
+            .and_then(|()| bincode::serialize_into(&mut out, &self.members))
+            .and_then(|()| bincode::serialize_into(&mut out, &self.auth));
         debug_assert!(rest.is_ok(), "bincode into a Vec cannot fail");
         out
     }
@@ -258,7 +344,22 @@ impl KvState {
         let kv = KvStore::decode_snapshot(image.kv)?;
         let leases = LeaseStore::decode_snapshot(image.leases)?;
         let size_bytes = store_size(&kv);
-        Ok(KvState { kv, leases, limits, size_bytes, members: image.members })
+        let head = bincode::serialized_size(&image.members)
+            .map_err(|e| Error::Internal(format!("state snapshot is corrupt: {e}")))?;
+        let auth_at = (16 + image.kv.len() + image.leases.len()).saturating_add(head as usize);
+        let auth = match bytes.get(auth_at..) {
+            Some(rest) if !rest.is_empty() => AuthStore::decode(rest)?,
+            _ => AuthStore::new(),
+        };
+        Ok(KvState {
+            kv,
+            leases,
+            auth,
+            tokens: std::sync::Mutex::new(SimpleTokens::new()),
+            limits,
+            size_bytes,
+            members: image.members,
+        })
     }
 }
 
@@ -290,6 +391,7 @@ mod tests {
             kv: Vec<u8>,
             leases: Vec<u8>,
             members: BTreeMap<u64, MemberAttrs>,
+            auth: AuthStore,
         }
         let mut st = KvState::new(ApplyLimits::default());
         for i in 0..50u8 {
@@ -303,6 +405,7 @@ mod tests {
             kv: st.kv.encode_snapshot(),
             leases: st.leases.encode_snapshot(),
             members: st.members.clone(),
+            auth: st.auth.clone(),
         };
         assert_eq!(st.encode(), bincode::serialize(&owned).unwrap());
     }

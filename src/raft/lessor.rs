@@ -62,12 +62,15 @@ impl Lessor {
 
     /// Hook from the state machine: an entry was applied.
     pub fn on_applied(&self, req: &Request, applied: &Applied) {
-        match (req, &applied.result) {
+        match (req.unwrapped(), &applied.result) {
             (Request::LeaseGrant { id, .. }, Ok(Response::LeaseGrant { ttl_s, .. })) => {
                 let now = self.now_ms();
                 self.expiry().on_grant(*id, *ttl_s, now);
             }
-            (Request::LeaseRevoke { id }, _) => self.expiry().on_revoke(*id),
+            // A revoke refused for want of permission leaves the lease as it was.
+            (Request::LeaseRevoke { id }, Ok(_) | Err(crate::error::Error::LeaseNotFound)) => {
+                self.expiry().on_revoke(*id)
+            }
             _ => {}
         }
     }

@@ -58,6 +58,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<pb::MemberAddRequest>,
     ) -> Result<Response<pb::MemberAddResponse>, Status> {
+        self.ctx.require_admin(&request).await?;
         let req = request.into_inner();
         let change = MemberChange::Add {
             id: self.new_member_id(),
@@ -76,6 +77,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<pb::MemberRemoveRequest>,
     ) -> Result<Response<pb::MemberRemoveResponse>, Status> {
+        self.ctx.require_admin(&request).await?;
         let outcome = self.change(MemberChange::Remove { id: request.into_inner().id }).await?;
         Ok(Response::new(pb::MemberRemoveResponse {
             header: self.ctx.header(0),
@@ -87,6 +89,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<pb::MemberUpdateRequest>,
     ) -> Result<Response<pb::MemberUpdateResponse>, Status> {
+        self.ctx.require_admin(&request).await?;
         let req = request.into_inner();
         let outcome = self.change(MemberChange::Update { id: req.id, peer_urls: req.peer_ur_ls }).await?;
         Ok(Response::new(pb::MemberUpdateResponse {
@@ -108,6 +111,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<pb::MemberPromoteRequest>,
     ) -> Result<Response<pb::MemberPromoteResponse>, Status> {
+        self.ctx.require_admin(&request).await?;
         let outcome = self.change(MemberChange::Promote { id: request.into_inner().id }).await?;
         Ok(Response::new(pb::MemberPromoteResponse {
             header: self.ctx.header(0),

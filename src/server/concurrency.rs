@@ -15,8 +15,10 @@
 
 use std::time::Duration;
 
-use super::{propose, status, Ctx};
+use super::auth::propose_as;
+use super::{status, Ctx};
 use crate::apply::{Request as Write, Response as Applied};
+use crate::auth::{Access, AuthInfo};
 use crate::error::Error;
 use crate::mvcc::{
     Compare, CompareResult, CompareTarget, KeyValue, PutRequest, RangeRequest, RequestOp, ResponseOp,
@@ -45,9 +47,13 @@ pub struct Held {
     pub revision: i64,
 }
 
-/// Run a txn through raft; its response and header revision.
-pub async fn txn(ctx: &Ctx, req: TxnRequest) -> Result<(crate::mvcc::TxnResponse, i64), tonic::Status> {
-    let applied = propose(ctx, Write::Txn(req)).await?;
+/// Run a txn through raft as `who`; its response and header revision.
+pub async fn txn(
+    ctx: &Ctx,
+    who: &AuthInfo,
+    req: TxnRequest,
+) -> Result<(crate::mvcc::TxnResponse, i64), tonic::Status> {
+    let applied = propose_as(ctx, who.clone(), Write::Txn(req)).await?;
     match applied.result {
         Ok(Applied::Txn(t)) => Ok((t, applied.revision)),
         Ok(other) => Err(status(Error::Internal(format!("txn applied as {other:?}")))),
@@ -64,8 +70,17 @@ fn first_kv(resp: &crate::mvcc::TxnResponse) -> Option<KeyValue> {
 
 /// Create `<prefix><lease hex>` with `value` under `lease` unless it exists (then it
 /// is ours already, from an earlier call with the same lease), and wait until it is
-/// the oldest key under `prefix`.
-pub async fn acquire(ctx: &Ctx, prefix: &[u8], lease: i64, value: &[u8]) -> Result<Held, tonic::Status> {
+/// the oldest key under `prefix`. `who` needs to read every key under `prefix` (the
+/// waiting reads them, as etcd's recipe does through the caller's client) and to
+/// write its own.
+pub async fn acquire(
+    ctx: &Ctx,
+    who: &AuthInfo,
+    prefix: &[u8],
+    lease: i64,
+    value: &[u8],
+) -> Result<Held, tonic::Status> {
+    check_read_prefix(ctx, who, prefix)?;
     let mut key = prefix.to_vec();
     key.extend_from_slice(format!("{lease:x}").as_bytes());
     let get = RequestOp::Range(RangeRequest { key: key.clone(), ..Default::default() });
@@ -77,9 +92,12 @@ pub async fn acquire(ctx: &Ctx, prefix: &[u8], lease: i64, value: &[u8]) -> Resu
         key: key.clone(),
         range_end: vec![],
     };
-    let (resp, revision) =
-        txn(ctx, TxnRequest { compare: vec![absent], success: vec![put, get.clone()], failure: vec![get] })
-            .await?;
+    let (resp, revision) = txn(
+        ctx,
+        who,
+        TxnRequest { compare: vec![absent], success: vec![put, get.clone()], failure: vec![get] },
+    )
+    .await?;
     let create_revision = if resp.succeeded {
         revision
     } else {
@@ -124,6 +142,11 @@ async fn wait_for_turn(ctx: &Ctx, prefix: &[u8], held: &Held) -> Result<(), toni
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Whether `who` may read every key under `prefix`.
+pub fn check_read_prefix(ctx: &Ctx, who: &AuthInfo, prefix: &[u8]) -> Result<(), tonic::Status> {
+    ctx.check_access(who, &[Access::Read { key: prefix, range_end: &prefix_end(prefix) }])
 }
 
 /// The oldest key under `prefix` (the lock holder / election leader), if any.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
-use super::concurrency::{acquire, oldest, txn, POLL};
+use super::concurrency::{acquire, check_read_prefix, oldest, txn, POLL};
 use super::{convert, Ctx};
 use crate::mvcc::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest,
@@ -59,8 +59,9 @@ impl Election for ElectionService {
         &self,
         request: Request<pb::CampaignRequest>,
     ) -> Result<Response<pb::CampaignResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
-        let held = acquire(&self.ctx, &prefix_of(&req.name), req.lease, &req.value).await?;
+        let held = acquire(&self.ctx, &who, &prefix_of(&req.name), req.lease, &req.value).await?;
         let leader =
             pb::LeaderKey { name: req.name, key: held.key, rev: held.create_revision, lease: req.lease };
         Ok(Response::new(pb::CampaignResponse { header: self.ctx.current_header(), leader: Some(leader) }))
@@ -70,6 +71,7 @@ impl Election for ElectionService {
         &self,
         request: Request<pb::ProclaimRequest>,
     ) -> Result<Response<pb::ProclaimResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
         let leader = req.leader.ok_or_else(missing_leader)?;
         let put = RequestOp::Put(PutRequest {
@@ -80,6 +82,7 @@ impl Election for ElectionService {
         });
         let (resp, revision) = txn(
             &self.ctx,
+            &who,
             TxnRequest { compare: vec![still_leads(&leader)], success: vec![put], failure: vec![] },
         )
         .await?;
@@ -93,8 +96,10 @@ impl Election for ElectionService {
         &self,
         request: Request<pb::LeaderRequest>,
     ) -> Result<Response<pb::LeaderResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let name = request.into_inner().name;
         self.ctx.read_barrier().await?;
+        check_read_prefix(&self.ctx, &who, &prefix_of(&name))?;
         self.leader_response(&name)?.map(Response::new).ok_or_else(|| Status::unknown("election: no leader"))
     }
 
@@ -104,7 +109,9 @@ impl Election for ElectionService {
         &self,
         request: Request<pb::LeaderRequest>,
     ) -> Result<Response<Self::ObserveStream>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let name = request.into_inner().name;
+        check_read_prefix(&self.ctx, &who, &prefix_of(&name))?;
         let service = ElectionService { ctx: self.ctx.clone() };
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         crate::env::spawn(async move {
@@ -140,11 +147,13 @@ impl Election for ElectionService {
         &self,
         request: Request<pb::ResignRequest>,
     ) -> Result<Response<pb::ResignResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let leader = request.into_inner().leader.ok_or_else(missing_leader)?;
         let delete =
             RequestOp::DeleteRange(DeleteRangeRequest { key: leader.key.clone(), ..Default::default() });
         let (_, revision) = txn(
             &self.ctx,
+            &who,
             TxnRequest { compare: vec![still_leads(&leader)], success: vec![delete], failure: vec![] },
         )
         .await?;

@@ -15,8 +15,10 @@
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use super::{convert, propose, status, Ctx};
+use super::auth::propose_as;
+use super::{convert, status, Ctx};
 use crate::apply::{self, Response as Applied};
+use crate::auth::{self, Access};
 use crate::error::Error;
 use crate::mvcc;
 use crate::proto::etcdserverpb as pb;
@@ -91,10 +93,13 @@ fn unexpected(what: &str) -> Status {
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, request: Request<pb::RangeRequest>) -> Result<Response<pb::RangeResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let req = convert::range_request(request.into_inner()).map_err(status)?;
         self.linearize(req.serializable).await?;
         let (resp, rev) = {
             let state = self.ctx.node.state().read();
+            let needs = [Access::Read { key: &req.key, range_end: &req.range_end }];
+            auth::check_request(&state.auth, &who, &needs).map_err(status)?;
             (state.kv.range(&req).map_err(status)?, state.kv.current_revision())
         };
         let mut out = convert::range_response(resp);
@@ -103,13 +108,14 @@ impl Kv for KvService {
     }
 
     async fn put(&self, request: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let pb_req = request.into_inner();
         self.check_quota()?;
         let len = pb_req.encoded_len();
         let req = convert::put_request(pb_req).map_err(status)?;
         mvcc::check_put_request(&req).map_err(status)?;
         self.check_size(len)?;
-        let applied = propose(&self.ctx, apply::Request::Put(req)).await?;
+        let applied = propose_as(&self.ctx, who, apply::Request::Put(req)).await?;
         match applied.result.map_err(status)? {
             Applied::Put(r) => {
                 let mut out = convert::put_response(r);
@@ -124,12 +130,13 @@ impl Kv for KvService {
         &self,
         request: Request<pb::DeleteRangeRequest>,
     ) -> Result<Response<pb::DeleteRangeResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let pb_req = request.into_inner();
         let len = pb_req.encoded_len();
         let req = convert::delete_range_request(pb_req).map_err(status)?;
         mvcc::check_delete_request(&req).map_err(status)?;
         self.check_size(len)?;
-        let applied = propose(&self.ctx, apply::Request::DeleteRange(req)).await?;
+        let applied = propose_as(&self.ctx, who, apply::Request::DeleteRange(req)).await?;
         match applied.result.map_err(status)? {
             Applied::DeleteRange(r) => {
                 let mut out = convert::delete_range_response(r);
@@ -141,6 +148,7 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, request: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let pb_req = request.into_inner();
         let max_ops = self.ctx.node.state().read().limits.max_txn_ops;
         convert::check_txn_request(&pb_req, max_ops).map_err(status)?;
@@ -153,13 +161,16 @@ impl Kv for KvService {
             }
             self.linearize(false).await?;
             let state = self.ctx.node.state().read();
+            let mut needs = Vec::new();
+            auth::txn_accesses(&req, &mut needs);
+            auth::check_request(&state.auth, &who, &needs).map_err(status)?;
             let (resp, rev) =
                 (state.kv.txn_read_only(&req, max_ops).map_err(status)?, state.kv.current_revision());
             return Ok(Response::new(convert::txn_response_to_pb(resp, self.ctx.header_value(rev))));
         }
         self.check_quota()?;
         self.check_size(len)?;
-        let applied = propose(&self.ctx, apply::Request::Txn(req)).await?;
+        let applied = propose_as(&self.ctx, who, apply::Request::Txn(req)).await?;
         match applied.result.map_err(status)? {
             Applied::Txn(r) => {
                 Ok(Response::new(convert::txn_response_to_pb(r, self.ctx.header_value(applied.revision))))
@@ -172,8 +183,9 @@ impl Kv for KvService {
         &self,
         request: Request<pb::CompactionRequest>,
     ) -> Result<Response<pb::CompactionResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
-        let applied = propose(&self.ctx, apply::Request::Compact { revision: req.revision }).await?;
+        let applied = propose_as(&self.ctx, who, apply::Request::Compact { revision: req.revision }).await?;
         applied.result.map_err(status)?;
         // Compaction is physical at apply time, so `physical` has nothing to wait for.
         Ok(Response::new(pb::CompactionResponse { header: self.ctx.header(applied.revision) }))

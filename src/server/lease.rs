@@ -10,7 +10,8 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{propose, status, Ctx};
+use super::auth::propose_as;
+use super::{status, Ctx};
 use crate::apply::{Request as Write, Response as Applied};
 use crate::error::Error;
 use crate::lease::{pick_lease_id, MAX_LEASE_TTL_S};
@@ -43,6 +44,7 @@ impl Lease for LeaseService {
         &self,
         request: Request<pb::LeaseGrantRequest>,
     ) -> Result<Response<pb::LeaseGrantResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
         if req.ttl > MAX_LEASE_TTL_S {
             return Err(status(Error::LeaseTtlTooLarge));
@@ -53,7 +55,7 @@ impl Lease for LeaseService {
             req.id
         };
         let ttl_s = req.ttl.max(self.ctx.min_lease_ttl_s);
-        let applied = propose(&self.ctx, Write::LeaseGrant { id, ttl_s }).await?;
+        let applied = propose_as(&self.ctx, who, Write::LeaseGrant { id, ttl_s }).await?;
         match applied.result {
             Ok(Applied::LeaseGrant { id, ttl_s }) => Ok(Response::new(pb::LeaseGrantResponse {
                 header: self.ctx.header(applied.revision),
@@ -70,8 +72,9 @@ impl Lease for LeaseService {
         &self,
         request: Request<pb::LeaseRevokeRequest>,
     ) -> Result<Response<pb::LeaseRevokeResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let id = request.into_inner().id;
-        let applied = propose(&self.ctx, Write::LeaseRevoke { id }).await?;
+        let applied = propose_as(&self.ctx, who, Write::LeaseRevoke { id }).await?;
         applied.result.map_err(status)?;
         Ok(Response::new(pb::LeaseRevokeResponse { header: self.ctx.header(applied.revision) }))
     }
@@ -106,10 +109,17 @@ impl Lease for LeaseService {
         &self,
         request: Request<pb::LeaseTimeToLiveRequest>,
     ) -> Result<Response<pb::LeaseTimeToLiveResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
         self.ctx.read_barrier().await?;
         let remaining = self.leader_call(LeaseCall::TimeToLive(req.id)).await?;
         let state = self.ctx.node.state().read();
+        // The keys of a lease are shown only to who may read them all (etcd 3.5.9 on).
+        if let (true, Some(lease)) = (req.keys, state.leases.get(req.id)) {
+            let needs: Vec<_> =
+                lease.keys().iter().map(|k| crate::auth::Access::Read { key: k, range_end: &[] }).collect();
+            crate::auth::check_request(&state.auth, &who, &needs).map_err(status)?;
+        }
         let header = self.ctx.header(state.kv.current_revision());
         let resp = match (remaining, state.leases.get(req.id)) {
             (ttl, Some(lease)) if ttl >= 0 => pb::LeaseTimeToLiveResponse {

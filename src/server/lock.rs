@@ -4,8 +4,9 @@
 
 use tonic::{Request, Response, Status};
 
+use super::auth::propose_as;
 use super::concurrency::acquire;
-use super::{propose, status, Ctx};
+use super::{status, Ctx};
 use crate::apply::Request as Write;
 use crate::mvcc::DeleteRangeRequest;
 use crate::proto::v3lockpb as pb;
@@ -18,10 +19,11 @@ pub struct LockService {
 #[tonic::async_trait]
 impl Lock for LockService {
     async fn lock(&self, request: Request<pb::LockRequest>) -> Result<Response<pb::LockResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
         let mut prefix = req.name;
         prefix.push(b'/');
-        let held = acquire(&self.ctx, &prefix, req.lease, b"").await?;
+        let held = acquire(&self.ctx, &who, &prefix, req.lease, b"").await?;
         Ok(Response::new(pb::LockResponse { header: self.ctx.current_header(), key: held.key }))
     }
 
@@ -29,9 +31,10 @@ impl Lock for LockService {
         &self,
         request: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
+        let who = self.ctx.identity(&request).await?;
         let key = request.into_inner().key;
-        let applied =
-            propose(&self.ctx, Write::DeleteRange(DeleteRangeRequest { key, ..Default::default() })).await?;
+        let delete = Write::DeleteRange(DeleteRangeRequest { key, ..Default::default() });
+        let applied = propose_as(&self.ctx, who, delete).await?;
         applied.result.map_err(status)?;
         Ok(Response::new(pb::UnlockResponse { header: self.ctx.header(applied.revision) }))
     }

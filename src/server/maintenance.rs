@@ -18,6 +18,9 @@ type SnapshotStream =
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, request: Request<pb::AlarmRequest>) -> Result<Response<pb::AlarmResponse>, Status> {
+        if request.get_ref().action != pb::alarm_request::AlarmAction::Get as i32 {
+            self.ctx.require_admin(&request).await?;
+        }
         let req = request.into_inner();
         if req.action != pb::alarm_request::AlarmAction::Get as i32 {
             return Err(Status::unimplemented("alarm activation is not supported yet"));
@@ -51,12 +54,14 @@ impl Maintenance for MaintenanceService {
 
     async fn defragment(
         &self,
-        _request: Request<pb::DefragmentRequest>,
+        request: Request<pb::DefragmentRequest>,
     ) -> Result<Response<pb::DefragmentResponse>, Status> {
+        self.ctx.require_admin_maintenance(&request).await?;
         Err(Status::unimplemented("defragment is not supported yet"))
     }
 
-    async fn hash(&self, _request: Request<pb::HashRequest>) -> Result<Response<pb::HashResponse>, Status> {
+    async fn hash(&self, request: Request<pb::HashRequest>) -> Result<Response<pb::HashResponse>, Status> {
+        self.ctx.require_admin_maintenance(&request).await?;
         let (hash, rev) = {
             let state = self.ctx.node.state().read();
             (state.kv.hash(), state.kv.current_revision())
@@ -68,6 +73,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<pb::HashKvRequest>,
     ) -> Result<Response<pb::HashKvResponse>, Status> {
+        self.ctx.require_admin_maintenance(&request).await?;
         let req = request.into_inner();
         let (result, rev) = {
             let state = self.ctx.node.state().read();
@@ -81,8 +87,9 @@ impl Maintenance for MaintenanceService {
 
     async fn snapshot(
         &self,
-        _request: Request<pb::SnapshotRequest>,
+        request: Request<pb::SnapshotRequest>,
     ) -> Result<Response<SnapshotStream>, Status> {
+        self.ctx.require_admin_maintenance(&request).await?;
         Err(Status::unimplemented("snapshot is not supported yet"))
     }
 
@@ -90,6 +97,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<pb::MoveLeaderRequest>,
     ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
+        self.ctx.require_admin(&request).await?;
         let target = request.into_inner().target_id;
         self.ctx.node.move_leader(target).await.map_err(status)?;
         Ok(Response::new(pb::MoveLeaderResponse { header: self.ctx.current_header() }))

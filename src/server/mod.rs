@@ -4,9 +4,10 @@
 //!
 //! Services served now: KV, Watch, Lease, Cluster, Maintenance (Status, Hash, HashKV,
 //! Alarm list, MoveLeader; the rest answer Unimplemented until their issues land).
-//! Lock and Election (server-side recipes over leases and txns). Auth is not
-//! registered: tonic answers Unimplemented.
+//! Lock and Election (server-side recipes over leases and txns). Auth (users, roles,
+//! permissions; every service checks the caller's identity, see `auth`).
 
+pub mod auth;
 pub mod cluster;
 pub mod concurrency;
 pub mod convert;
@@ -15,6 +16,8 @@ pub mod cork;
 pub mod election;
 #[cfg(not(madsim))]
 pub mod h2_authority;
+#[cfg(not(madsim))]
+pub mod jwt;
 pub mod kv;
 pub mod lease;
 pub mod lock;
@@ -46,6 +49,10 @@ pub struct Context {
     pub request_timeout: Duration,
     /// Grants ask for at least this TTL (etcd's minimum: 1.5 election timeouts).
     pub min_lease_ttl_s: i64,
+    /// Tokens, password hashing, certificate identities.
+    pub auth: auth::AuthSettings,
+    /// This member's clock (token lifetimes).
+    pub clock: crate::env::Clock,
 }
 
 pub type Ctx = Arc<Context>;
@@ -171,6 +178,8 @@ pub async fn serve(
         crate::proto::v3electionpb::election_server::ElectionServer::new(election::ElectionService {
             ctx: ctx.clone(),
         });
+    let auth =
+        crate::proto::etcdserverpb::auth_server::AuthServer::new(auth::AuthService { ctx: ctx.clone() });
     // Over that limit, etcd's code and message rather than tonic's (see `oversize`).
     #[cfg(not(madsim))]
     let (kv, maint, cluster) = (
@@ -189,7 +198,8 @@ pub async fn serve(
         .add_service(lease)
         .add_service(watcher)
         .add_service(lock)
-        .add_service(election);
+        .add_service(election)
+        .add_service(auth);
     spawn_router!(router, addr, accept, shutdown, "client")
 }
 

@@ -16,7 +16,10 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::auth::Credentials;
 use super::{convert, Ctx};
+use crate::auth::Access;
+use crate::error::Error;
 use crate::proto::etcdserverpb as pb;
 use crate::proto::etcdserverpb::watch_request::RequestUnion;
 use crate::proto::etcdserverpb::watch_server::Watch;
@@ -72,10 +75,38 @@ fn response_to_pb(ctx: &Ctx, r: WatchResponse) -> pb::WatchResponse {
     }
 }
 
+/// etcd's cancel reason for a create refused by auth: the whole gRPC status text.
+fn refusal_reason(e: &Status) -> String {
+    let code = match e.code() {
+        tonic::Code::Unauthenticated => "Unauthenticated",
+        tonic::Code::InvalidArgument => "InvalidArgument",
+        _ => "PermissionDenied",
+    };
+    let message = match e.code() {
+        tonic::Code::Unauthenticated | tonic::Code::InvalidArgument => e.message().to_string(),
+        _ => Error::PermissionDenied.message(),
+    };
+    format!("rpc error: code = {code} desc = {message}")
+}
+
+/// Whether the stream's caller may watch what `c` asks for, judged now.
+async fn may_watch(ctx: &Ctx, creds: &Credentials, c: &pb::WatchCreateRequest) -> Result<(), Status> {
+    let who = ctx.identity_of(creds).await?;
+    let key: &[u8] = if c.key.is_empty() { &[0] } else { &c.key };
+    ctx.check_access(&who, &[Access::Read { key, range_end: &c.range_end }])
+}
+
 /// Handle one client request on stream `id`.
-fn handle(shared: &SmShared, id: u64, req: pb::WatchRequest) {
+async fn handle(ctx: &Ctx, creds: &Credentials, id: u64, req: pb::WatchRequest) {
+    let shared = ctx.node.state();
     match req.request_union {
         Some(RequestUnion::CreateRequest(c)) => {
+            if let Err(e) = may_watch(ctx, creds, &c).await {
+                shared.watch_hub().refuse(id, refusal_reason(&e));
+                let mut hub = shared.watch_hub();
+                shared.wake_watch_streams(&mut hub);
+                return;
+            }
             let past = c.start_revision > 0;
             shared.watch_hub().create(id, &create_request(c));
             if past {
@@ -100,19 +131,20 @@ impl Watch for WatchService {
         &self,
         request: Request<Streaming<pb::WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let creds = Credentials::of(&request);
         let mut requests = request.into_inner();
         let shared = self.ctx.node.state().clone();
         let (id, waker) = shared.open_watch_stream();
         let done = Arc::new(AtomicBool::new(false));
         let (tx, rx) = tokio::sync::mpsc::channel(SEND_BACKLOG);
 
-        let (reader_shared, reader_done, reader_waker) = (shared.clone(), done.clone(), waker.clone());
+        let (reader_ctx, reader_done, reader_waker) = (self.ctx.clone(), done.clone(), waker.clone());
         crate::env::spawn(async move {
             // A client that closes its sending side keeps receiving, as from etcd;
             // a broken stream ends the watch.
             while let Some(next) = requests.next().await {
                 match next {
-                    Ok(req) => handle(&reader_shared, id, req),
+                    Ok(req) => handle(&reader_ctx, &creds, id, req).await,
                     Err(_) => {
                         reader_done.store(true, Ordering::SeqCst);
                         reader_waker.notify_one();

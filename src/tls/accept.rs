@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::server::{Connected, TcpConnectInfo};
+use tonic::transport::server::Connected;
 
 use super::{Accept, ServerTls};
 
@@ -184,13 +184,25 @@ impl AsyncWrite for Conn {
     }
 }
 
+/// Every request of a connection carries this (tonic puts it in the request's
+/// extensions): the common name of the client certificate the handshake verified.
 impl Connected for Conn {
-    type ConnectInfo = TcpConnectInfo;
+    type ConnectInfo = crate::server::auth::ClientCert;
 
     fn connect_info(&self) -> Self::ConnectInfo {
         match self {
-            Conn::Plain(s) => s.connect_info(),
-            Conn::Tls(s) => s.get_ref().0.connect_info(),
+            Conn::Plain(s) => crate::server::auth::ClientCert {
+                common_name: None,
+                remote_addr: s.connect_info().remote_addr(),
+            },
+            Conn::Tls(s) => {
+                let (tcp, session) = s.get_ref();
+                let common_name = session
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|leaf| super::cert_cn::common_name(leaf));
+                crate::server::auth::ClientCert { common_name, remote_addr: tcp.connect_info().remote_addr() }
+            }
         }
     }
 }

@@ -44,6 +44,8 @@ use crate::env::Disk;
 #[cfg(not(madsim))]
 mod accept;
 #[cfg(not(madsim))]
+mod cert_cn;
+#[cfg(not(madsim))]
 mod client;
 #[cfg(not(madsim))]
 mod files;

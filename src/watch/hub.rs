@@ -109,15 +109,7 @@ impl WatchHub {
         let watch_id = match assigned {
             Ok(id) => id,
             Err(cancel_reason) => {
-                let refusal = WatchResponse {
-                    header_revision: revision,
-                    watch_id: INVALID_WATCH_ID,
-                    created: true,
-                    canceled: true,
-                    cancel_reason,
-                    ..WatchResponse::default()
-                };
-                self.enqueue(stream_id, refusal, false);
+                self.refuse(stream_id, cancel_reason);
                 return None;
             }
         };
@@ -139,6 +131,20 @@ impl WatchHub {
             WatchResponse { header_revision: revision, watch_id, created: true, ..Default::default() };
         self.enqueue(stream_id, created, false);
         Some(watch_id)
+    }
+
+    /// Refuse a create request: a response with watch ID -1, created and canceled,
+    /// saying why (etcd's answer to an invalid or forbidden create).
+    pub fn refuse(&mut self, stream_id: StreamId, cancel_reason: String) {
+        let refusal = WatchResponse {
+            header_revision: self.revision,
+            watch_id: INVALID_WATCH_ID,
+            created: true,
+            canceled: true,
+            cancel_reason,
+            ..WatchResponse::default()
+        };
+        self.enqueue(stream_id, refusal, false);
     }
 
     /// etcd's WatchCancelRequest: true and a canceled response (header = current
