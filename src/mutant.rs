@@ -58,6 +58,10 @@ catalogue! {
         "every member's lessor expires leases by its own clock, followers included",
     KeepAliveNoExtend = "keepalive-no-extend":
         "KeepAlive answers with the TTL but does not extend the lease",
+    AuthSkipTxnElse = "auth-skip-txn-else":
+        "a txn's permission check ignores the ops of its else (failure) branch",
+    AuthCheckAtArrival = "auth-check-at-arrival":
+        "writes are judged against the auth state when they reach the server, not where they apply",
 }
 
 impl Mutant {

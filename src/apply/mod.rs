@@ -259,7 +259,7 @@ impl KvState {
     }
 
     /// What `req` needs the identity it came with to hold (see `auth::check`).
-    fn accesses<'a>(&'a self, req: &'a Request, out: &mut Vec<Access<'a>>) {
+    pub fn accesses<'a>(&'a self, req: &'a Request, out: &mut Vec<Access<'a>>) {
         let lease_keys = |id: i64, out: &mut Vec<Access<'a>>| {
             if let Some(lease) = self.leases.get(id) {
                 out.extend(lease.keys().iter().map(|k| Access::Write { key: k, range_end: &[] }));

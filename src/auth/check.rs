@@ -33,6 +33,9 @@ pub fn txn_accesses<'a>(txn: &'a TxnRequest, out: &mut Vec<Access<'a>>) {
         out.push(Access::Read { key: &c.key, range_end: &c.range_end });
     }
     ops_accesses(&txn.success, out);
+    if crate::mutant!(AuthSkipTxnElse) {
+        return;
+    }
     ops_accesses(&txn.failure, out);
 }
 

@@ -206,6 +206,15 @@ pub async fn run_token_sweeper(ctx: Ctx, shutdown: crate::shutdown::Shutdown) {
 
 /// Propose `req` made by `who`: it applies only if `who` may do it then.
 pub async fn propose_as(ctx: &Context, who: AuthInfo, req: Write) -> Result<crate::apply::Applied, Status> {
+    if crate::mutant!(AuthCheckAtArrival) {
+        {
+            let state = ctx.node.state().read();
+            let mut needs = Vec::new();
+            state.accesses(&req, &mut needs);
+            auth::check_request(&state.auth, &who, &needs).map_err(status)?;
+        }
+        return propose(ctx, req).await;
+    }
     propose(ctx, Write::Authed { auth: who, request: Box::new(req) }).await
 }
 
