@@ -26,31 +26,7 @@ use std::time::{Duration, Instant};
 
 use support::cluster::{agreed_leader, start_cluster, FAILOVER};
 
-const SKIP_VAR: &str = "METASTORE_SKIP_ETCDCTL";
 const WAIT: Duration = Duration::from_secs(15);
-
-fn etcdctl_binary() -> Option<PathBuf> {
-    let found = match std::env::var_os("ETCDCTL_BIN") {
-        Some(p) => Some(PathBuf::from(p)).filter(|p| p.is_file()),
-        None => std::iter::once(PathBuf::from("/usr/bin/etcdctl"))
-            .chain(
-                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                    .map(|d| d.join("etcdctl")),
-            )
-            .find(|p| p.is_file()),
-    };
-    if found.is_none() {
-        if std::env::var(SKIP_VAR).is_ok_and(|v| v == "1") {
-            eprintln!("t41_etcdctl_failover: SKIPPED ({SKIP_VAR}=1): no etcdctl");
-            return None;
-        }
-        panic!(
-            "t41_etcdctl_failover needs etcdctl 3.4 (Debian: apt-get install etcd-client, or \
-             ETCDCTL_BIN); set {SKIP_VAR}=1 to skip this test"
-        );
-    }
-    found
-}
 
 /// A running etcdctl whose stdout lines are collected by a reader thread.
 struct Ctl {
@@ -177,7 +153,7 @@ fn events(lines: &[String]) -> Vec<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcdctl_watch_lease_lock_elect_survive_a_leader_kill() {
-    let Some(bin) = etcdctl_binary() else { return };
+    let Some(bin) = support::etcdctl_binary("t41_etcdctl_failover") else { return };
     let (mut members, _) = start_cluster(&["c1", "c2", "c3"], &[]).await;
     let all = [0, 1, 2];
     let leader = agreed_leader(&members, &all, Instant::now() + FAILOVER).await;

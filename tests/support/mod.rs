@@ -343,3 +343,33 @@ impl Drop for Proc {
         let _ = self.child.wait();
     }
 }
+
+/// Set to 1 to skip, rather than fail, tests that drive the real etcdctl when it is
+/// not installed.
+pub const SKIP_ETCDCTL_VAR: &str = "METASTORE_SKIP_ETCDCTL";
+
+/// etcdctl 3.4: `$ETCDCTL_BIN`, `/usr/bin/etcdctl` or PATH. Without it, `None` if
+/// [`SKIP_ETCDCTL_VAR`] is 1 (the test then prints that `test` was skipped), else a
+/// panic saying how to install it.
+pub fn etcdctl_binary(test: &str) -> Option<PathBuf> {
+    let found = match std::env::var_os("ETCDCTL_BIN") {
+        Some(p) => Some(PathBuf::from(p)).filter(|p| p.is_file()),
+        None => std::iter::once(PathBuf::from("/usr/bin/etcdctl"))
+            .chain(
+                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                    .map(|d| d.join("etcdctl")),
+            )
+            .find(|p| p.is_file()),
+    };
+    if found.is_none() {
+        if std::env::var(SKIP_ETCDCTL_VAR).is_ok_and(|v| v == "1") {
+            eprintln!("{test}: SKIPPED ({SKIP_ETCDCTL_VAR}=1): no etcdctl");
+            return None;
+        }
+        panic!(
+            "{test} needs etcdctl 3.4 (Debian: apt-get install etcd-client, or ETCDCTL_BIN); \
+             set {SKIP_ETCDCTL_VAR}=1 to skip this test"
+        );
+    }
+    found
+}
