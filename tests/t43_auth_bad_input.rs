@@ -57,7 +57,11 @@ async fn login(auth: &mut Auth, name: &str, password: &str) -> Result<String, to
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_auth_input_gets_etcds_errors_and_changes_nothing() {
     let node = Proc::start(&support::temp_dir("auth-bad"), &["--bcrypt-cost", "4"]);
-    let ch = Channel::from_shared(format!("http://{}", node.endpoint())).expect("url").connect().await.expect("connect");
+    let ch = Channel::from_shared(format!("http://{}", node.endpoint()))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
     let (mut auth, mut kv) = (AuthClient::new(ch.clone()), KvClient::new(ch));
     let fp = Code::FailedPrecondition;
     let user = |name: &str, password: &str| pb::AuthUserAddRequest {

@@ -4,6 +4,7 @@
 //! uses. Nothing outside this module names an openraft type.
 
 mod auto_compact;
+mod defrag;
 pub mod lessor;
 pub mod log_store;
 pub mod membership;

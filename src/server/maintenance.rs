@@ -1,6 +1,6 @@
 //! The Maintenance service: Status (etcdctl endpoint status), Hash, HashKV and
-//! Alarm listing, MoveLeader. Defragment, Snapshot, Downgrade and alarm changes answer
-//! Unimplemented until their issues land.
+//! Alarm listing, MoveLeader, Defragment (see `raft::defrag`). Snapshot, Downgrade
+//! and alarm changes answer Unimplemented until their issues land.
 
 use tonic::{Request, Response, Status};
 
@@ -57,7 +57,8 @@ impl Maintenance for MaintenanceService {
         request: Request<pb::DefragmentRequest>,
     ) -> Result<Response<pb::DefragmentResponse>, Status> {
         self.ctx.require_admin_maintenance(&request).await?;
-        Err(Status::unimplemented("defragment is not supported yet"))
+        self.ctx.node.defragment(self.ctx.request_timeout).await.map_err(status)?;
+        Ok(Response::new(pb::DefragmentResponse { header: self.ctx.current_header() }))
     }
 
     async fn hash(&self, request: Request<pb::HashRequest>) -> Result<Response<pb::HashResponse>, Status> {
