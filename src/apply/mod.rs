@@ -318,6 +318,15 @@ impl KvState {
         }
     }
 
+    /// etcd's Hash (of the whole backend, not only the keys as HashKV): the MVCC
+    /// store's hash continued over the auth state, so that members whose users,
+    /// roles or permissions differ hash differently.
+    pub fn hash(&self) -> u32 {
+        let mut crc = crc32c::crc32c_append(0, &self.kv.hash().to_be_bytes());
+        crc = crc32c::crc32c_append(crc, b"auth");
+        crc32c::crc32c_append(crc, &self.auth.encode())
+    }
+
     /// Snapshot of the replicated state.
     pub fn encode(&self) -> Vec<u8> {
         // The layout of `StateImage`, written in place: the store's encoding (the bulk
@@ -367,6 +376,22 @@ impl KvState {
 mod tests {
     use super::*;
     use crate::mvcc::PutRequest;
+
+    #[test]
+    fn hash_covers_the_auth_state() {
+        let mut a = KvState::new(ApplyLimits::default());
+        let mut b = KvState::new(ApplyLimits::default());
+        let put = PutRequest { key: b"k".to_vec(), value: b"v".to_vec(), ..Default::default() };
+        a.apply(&Request::Put(put.clone()));
+        b.apply(&Request::Put(put));
+        assert_eq!(a.hash(), b.hash());
+        assert_eq!(a.kv.hash(), b.kv.hash());
+        a.apply(&Request::Auth(AuthRequest::RoleAdd { name: "r".into() }));
+        assert_eq!(a.kv.hash(), b.kv.hash(), "auth is not in the keys' hash");
+        assert_ne!(a.hash(), b.hash(), "but it is in the whole state's");
+        b.apply(&Request::Auth(AuthRequest::RoleAdd { name: "r".into() }));
+        assert_eq!(a.hash(), b.hash());
+    }
 
     #[test]
     fn snapshot_round_trip_keeps_kv_and_members() {

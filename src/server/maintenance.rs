@@ -65,7 +65,7 @@ impl Maintenance for MaintenanceService {
         self.ctx.require_admin_maintenance(&request).await?;
         let (hash, rev) = {
             let state = self.ctx.node.state().read();
-            (state.kv.hash(), state.kv.current_revision())
+            (state.hash(), state.kv.current_revision())
         };
         Ok(Response::new(pb::HashResponse { header: self.ctx.header(rev), hash }))
     }
