@@ -191,3 +191,53 @@ fn bad_auto_compaction_flags_are_etcds_errors() {
     let flags = args("--auto-compaction-mode revision --auto-compaction-retention 5");
     assert!(parse(&flags, &env).unwrap_err().contains(AUTO_COMPACTION_INTERVAL_ENV));
 }
+
+#[test]
+fn auth_flags_default_as_etcd() {
+    let c = parse(&[], &no_env).unwrap();
+    assert_eq!(c.auth_token, AuthTokenSpec::Simple);
+    assert_eq!((c.auth_token_ttl_s, c.bcrypt_cost), (300, 10));
+    let c = parse(&args("--auth-token-ttl 5 --bcrypt-cost 4"), &no_env).unwrap();
+    assert_eq!((c.auth_token_ttl_s, c.bcrypt_cost), (5, 4));
+    let env = |k: &str| (k == "ETCD_AUTH_TOKEN").then(|| "simple".to_string());
+    assert_eq!(parse(&[], &env).unwrap().auth_token, AuthTokenSpec::Simple);
+}
+
+#[test]
+fn a_bad_bcrypt_cost_falls_back_to_10_with_etcds_warning() {
+    for bad in ["3", "32", "0"] {
+        let c = parse(&args(&format!("--bcrypt-cost {bad}")), &no_env).unwrap();
+        assert_eq!(c.bcrypt_cost, 10);
+        assert!(c.warnings.iter().any(|w| w.contains(&format!("invalid value {bad}"))), "{:?}", c.warnings);
+    }
+    assert!(parse(&args("--bcrypt-cost x"), &no_env).is_err());
+}
+
+#[test]
+fn auth_token_jwt_options() {
+    let spec = parse_auth_token("jwt,pub-key=/k.pub,priv-key=/k.key,sign-method=RS256,ttl=1s").unwrap();
+    assert_eq!(
+        spec,
+        AuthTokenSpec::Jwt {
+            pub_key: "/k.pub".into(),
+            priv_key: "/k.key".into(),
+            sign_method: "RS256".into(),
+            ttl_ms: 1000
+        }
+    );
+    let default_ttl = parse_auth_token("jwt,priv-key=/s,sign-method=HS256").unwrap();
+    assert!(matches!(default_ttl, AuthTokenSpec::Jwt { ttl_ms: 300_000, .. }));
+    for bad in [
+        "jwt",
+        "jwt,sign-method=RS256",
+        "jwt,pub-key=/k,ttl=1s",
+        "jwt,pub-key",
+        "jwt,colour=blue,sign-method=RS256,pub-key=/k",
+        "jwt,pub-key=/k,sign-method=RS256,ttl=soon",
+        "oauth",
+        "simple,ttl=1s",
+    ] {
+        assert!(parse_auth_token(bad).is_err(), "{bad} should be refused");
+    }
+    assert!(parse(&args("--auth-token nope"), &no_env).is_err());
+}

@@ -103,3 +103,7 @@ impl JwtKeys {
         jsonwebtoken::decode::<Claims>(token, &self.verifying, &validation).ok().map(|t| t.claims)
     }
 }
+
+#[cfg(test)]
+#[path = "jwt_test.rs"]
+mod jwt_test;
