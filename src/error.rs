@@ -79,6 +79,8 @@ pub enum Error {
     InvalidAuthToken,
     InvalidAuthMgmt,
     AuthOldRevision,
+    /// A CORRUPT alarm stands.
+    Corrupt,
     /// A corruption or internal failure; the message says what broke.
     Internal(String),
     /// A malformed request that etcd rejects with InvalidArgument; carries etcd's text.
@@ -118,6 +120,7 @@ impl Error {
             NoPasswordUser => Code::Unknown,
             PermissionDenied => Code::PermissionDenied,
             InvalidAuthToken => Code::Unauthenticated,
+            Corrupt => Code::DataLoss,
             Internal(_) => Code::Internal,
         }
     }
@@ -173,6 +176,7 @@ impl Error {
             InvalidAuthToken => "etcdserver: invalid auth token".into(),
             InvalidAuthMgmt => "etcdserver: invalid auth management".into(),
             AuthOldRevision => "etcdserver: revision of auth store is old".into(),
+            Corrupt => "etcdserver: corrupt cluster".into(),
             Internal(m) => m.clone(),
             InvalidArgument(m) => m.clone(),
         }

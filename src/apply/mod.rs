@@ -7,10 +7,14 @@
 //! No async, no I/O: the raft glue (`raft::state_machine`) calls [`KvState::apply`]
 //! under a lock and serves reads from the same state.
 
+mod alarms;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use alarms::{AlarmKind, Alarms};
 
 use crate::auth::{self, Access, AuthInfo, AuthRequest, AuthStore, SimpleTokens, TokenEffect};
 use crate::error::{Error, Result};
@@ -52,6 +56,12 @@ pub enum Request {
     },
     /// A change to users, roles or permissions (see `auth`).
     Auth(AuthRequest),
+    /// Raise (`activate`) or clear an alarm of a member (see `alarms`).
+    Alarm {
+        activate: bool,
+        member_id: u64,
+        kind: AlarmKind,
+    },
     /// A client's request with the identity it was made with: with auth enabled,
     /// `request` applies only if the identity may do it in the auth state of this
     /// point of the log (see `auth::check_request`). Requests the members make
@@ -79,6 +89,15 @@ impl Request {
     }
 }
 
+/// Whether a txn may put (either branch, nested txns too): what NOSPACE refuses.
+fn txn_puts(t: &TxnRequest) -> bool {
+    t.success.iter().chain(&t.failure).any(|op| match op {
+        crate::mvcc::RequestOp::Put(_) => true,
+        crate::mvcc::RequestOp::Txn(inner) => txn_puts(inner),
+        _ => false,
+    })
+}
+
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -93,6 +112,14 @@ impl fmt::Display for Request {
             Request::LeaseRevoke { id } => write!(f, "lease_revoke({id:x})"),
             Request::LeaseCheckpoint { checkpoints } => write!(f, "lease_checkpoint({})", checkpoints.len()),
             Request::Auth(a) => write!(f, "auth({a:?})"),
+            Request::Alarm { activate, member_id, kind } => {
+                write!(
+                    f,
+                    "alarm({}, {member_id:x}, {})",
+                    if *activate { "raise" } else { "clear" },
+                    kind.name()
+                )
+            }
             Request::Authed { auth, request } => write!(f, "{request} as {:?}@{}", auth.user, auth.revision),
         }
     }
@@ -106,10 +133,15 @@ pub enum Response {
     Txn(TxnResponse),
     Compact,
     Publish,
-    LeaseGrant { id: i64, ttl_s: i64 },
+    LeaseGrant {
+        id: i64,
+        ttl_s: i64,
+    },
     LeaseRevoke,
     LeaseCheckpoint,
     Auth,
+    /// The alarms the request changed (none if it changed nothing).
+    Alarm(Vec<(u64, AlarmKind)>),
 }
 
 /// What applying one entry produced: the store revision right after it (the
@@ -142,6 +174,8 @@ pub struct KvState {
     /// Member-local, not replicated state: the simple tokens issued by applied
     /// Authenticate entries (behind a mutex: reading a token extends its life).
     pub tokens: std::sync::Mutex<SimpleTokens>,
+    /// The alarms standing (replicated).
+    pub alarms: Alarms,
     pub limits: ApplyLimits,
     /// Approximate bytes held by the store (keys, values, per-version overhead):
     /// what `--quota-backend-bytes` and Status's dbSize measure.
@@ -186,6 +220,7 @@ impl KvState {
             leases: LeaseStore::new(),
             auth: AuthStore::new(),
             tokens: std::sync::Mutex::new(SimpleTokens::new()),
+            alarms: Alarms::default(),
             limits,
             size_bytes: 0,
             members: BTreeMap::new(),
@@ -213,7 +248,36 @@ impl KvState {
         (Applied { revision: self.kv.current_revision(), result }, changes)
     }
 
+    /// What the standing alarms refuse (etcd's capped and corrupt appliers).
+    fn refused_by_alarms(&self, req: &Request) -> Result<()> {
+        if self.alarms.any(AlarmKind::Corrupt)
+            && matches!(
+                req,
+                Request::Put(_)
+                    | Request::DeleteRange(_)
+                    | Request::Txn(_)
+                    | Request::Compact { .. }
+                    | Request::LeaseGrant { .. }
+                    | Request::LeaseRevoke { .. }
+            )
+        {
+            return Err(Error::Corrupt);
+        }
+        if self.alarms.any(AlarmKind::NoSpace) {
+            let writes = match req {
+                Request::Put(_) | Request::LeaseGrant { .. } => true,
+                Request::Txn(t) => txn_puts(t),
+                _ => false,
+            };
+            if writes {
+                return Err(Error::NoSpace);
+            }
+        }
+        Ok(())
+    }
+
     fn apply_request(&mut self, req: &Request) -> Result<(Response, Vec<Event>)> {
+        self.refused_by_alarms(req)?;
         let leases = &self.leases;
         let lease_ok = |id: i64| leases.contains(id);
         match req {
@@ -248,6 +312,23 @@ impl KvState {
                 let effect = self.auth.apply(a)?;
                 self.apply_token_effect(effect);
                 Ok((Response::Auth, Vec::new()))
+            }
+            Request::Alarm { activate, member_id, kind } => {
+                let changed = if *activate {
+                    self.alarms.activate(*member_id, *kind)
+                } else {
+                    self.alarms.deactivate(*member_id, *kind)
+                };
+                if changed {
+                    tracing::warn!(
+                        alarm = kind.name(),
+                        member = %format!("{member_id:x}"),
+                        "{}",
+                        if *activate { "alarm raised" } else { "alarm disarmed" }
+                    );
+                }
+                let alarms = if changed { vec![(*member_id, *kind)] } else { Vec::new() };
+                Ok((Response::Alarm(alarms), Vec::new()))
             }
             Request::Authed { auth: who, request } => {
                 let mut needs = Vec::new();
@@ -284,6 +365,7 @@ impl KvState {
             Request::LeaseGrant { .. } => {}
             Request::Auth(a) if !a.needs_admin() => {}
             Request::Compact { .. }
+            | Request::Alarm { .. }
             | Request::Auth(_)
             | Request::Publish { .. }
             | Request::LeaseCheckpoint { .. }
@@ -342,7 +424,8 @@ impl KvState {
         // Serializing plain owned data into a Vec cannot fail.
         let rest = bincode::serialize_into(&mut out, &self.leases.encode_snapshot())
             .and_then(|()| bincode::serialize_into(&mut out, &self.members))
-            .and_then(|()| bincode::serialize_into(&mut out, &self.auth));
+            .and_then(|()| bincode::serialize_into(&mut out, &self.auth))
+            .and_then(|()| bincode::serialize_into(&mut out, &self.alarms));
         debug_assert!(rest.is_ok(), "bincode into a Vec cannot fail");
         out
     }
@@ -356,15 +439,27 @@ impl KvState {
         let head = bincode::serialized_size(&image.members)
             .map_err(|e| Error::Internal(format!("state snapshot is corrupt: {e}")))?;
         let auth_at = (16 + image.kv.len() + image.leases.len()).saturating_add(head as usize);
-        let auth = match bytes.get(auth_at..) {
-            Some(rest) if !rest.is_empty() => AuthStore::decode(rest)?,
-            _ => AuthStore::new(),
+        let (auth, alarms) = match bytes.get(auth_at..) {
+            Some(rest) if !rest.is_empty() => {
+                let auth = AuthStore::decode(rest)?;
+                let alarms_at = bincode::serialized_size(&auth)
+                    .map_err(|e| Error::Internal(format!("state snapshot is corrupt: {e}")))?
+                    as usize;
+                let alarms = match rest.get(alarms_at..) {
+                    Some(more) if !more.is_empty() => bincode::deserialize(more)
+                        .map_err(|e| Error::Internal(format!("alarms in snapshot are corrupt: {e}")))?,
+                    _ => Alarms::default(),
+                };
+                (auth, alarms)
+            }
+            _ => (AuthStore::new(), Alarms::default()),
         };
         Ok(KvState {
             kv,
             leases,
             auth,
             tokens: std::sync::Mutex::new(SimpleTokens::new()),
+            alarms,
             limits,
             size_bytes,
             members: image.members,
@@ -376,6 +471,53 @@ impl KvState {
 mod tests {
     use super::*;
     use crate::mvcc::PutRequest;
+
+    #[test]
+    fn standing_alarms_refuse_what_etcd_refuses_and_survive_snapshots() {
+        use crate::mvcc::{RequestOp, TxnRequest};
+        let mut st = KvState::new(ApplyLimits::default());
+        let put =
+            |k: &str| PutRequest { key: k.as_bytes().to_vec(), value: b"v".to_vec(), ..Default::default() };
+        st.apply(&Request::Put(put("a")));
+        let raise = |kind| Request::Alarm { activate: true, member_id: 7, kind };
+        assert_eq!(
+            st.apply(&raise(AlarmKind::NoSpace)).result,
+            Ok(Response::Alarm(vec![(7, AlarmKind::NoSpace)]))
+        );
+        assert_eq!(
+            st.apply(&raise(AlarmKind::NoSpace)).result,
+            Ok(Response::Alarm(vec![])),
+            "already standing"
+        );
+        let nested_put = TxnRequest {
+            failure: vec![RequestOp::Txn(TxnRequest {
+                success: vec![RequestOp::Put(put("b"))],
+                ..Default::default()
+            })],
+            ..Default::default()
+        };
+        for refused in
+            [Request::Put(put("b")), Request::Txn(nested_put), Request::LeaseGrant { id: 1, ttl_s: 10 }]
+        {
+            assert_eq!(st.apply(&refused).result, Err(Error::NoSpace), "{refused}");
+        }
+        let delete = DeleteRangeRequest { key: b"a".to_vec(), ..Default::default() };
+        assert!(st.apply(&Request::DeleteRange(delete)).result.is_ok(), "deletes free space");
+        let range = crate::mvcc::RangeRequest { key: b"a".to_vec(), ..Default::default() };
+        let reads = TxnRequest { success: vec![RequestOp::Range(range)], ..Default::default() };
+        let read = st.apply(&Request::Txn(reads)).result;
+        assert!(read.is_ok(), "{read:?}");
+
+        let back = KvState::decode(&st.encode(), ApplyLimits::default()).unwrap();
+        assert_eq!(back.alarms.list(None), vec![(7, AlarmKind::NoSpace)], "alarms are in the snapshot");
+
+        let clear = Request::Alarm { activate: false, member_id: 7, kind: AlarmKind::NoSpace };
+        assert_eq!(st.apply(&clear).result, Ok(Response::Alarm(vec![(7, AlarmKind::NoSpace)])));
+        assert!(st.apply(&Request::Put(put("b"))).result.is_ok());
+        st.apply(&raise(AlarmKind::Corrupt));
+        assert_eq!(st.apply(&Request::Put(put("c"))).result, Err(Error::Corrupt));
+        assert_eq!(st.apply(&Request::Compact { revision: 1 }).result, Err(Error::Corrupt));
+    }
 
     #[test]
     fn hash_covers_the_auth_state() {
@@ -417,6 +559,7 @@ mod tests {
             leases: Vec<u8>,
             members: BTreeMap<u64, MemberAttrs>,
             auth: AuthStore,
+            alarms: Alarms,
         }
         let mut st = KvState::new(ApplyLimits::default());
         for i in 0..50u8 {
@@ -431,6 +574,7 @@ mod tests {
             leases: st.leases.encode_snapshot(),
             members: st.members.clone(),
             auth: st.auth.clone(),
+            alarms: st.alarms.clone(),
         };
         assert_eq!(st.encode(), bincode::serialize(&owned).unwrap());
     }

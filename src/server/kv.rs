@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 
 use super::auth::propose_as;
 use super::{convert, status, Ctx};
-use crate::apply::{self, Response as Applied};
+use crate::apply::{self, AlarmKind, Response as Applied};
 use crate::auth::{self, Access};
 use crate::error::Error;
 use crate::mvcc;
@@ -59,13 +59,17 @@ impl KvService {
         self.ctx.read_barrier().await
     }
 
-    /// Refuse writes once the store passes the backend quota (etcd's NOSPACE).
-    fn check_quota(&self) -> Result<(), Status> {
-        let size = self.ctx.node.state().read().size_bytes();
-        if size > self.ctx.quota_backend_bytes {
-            return Err(status(Error::NoSpace));
-        }
-        Ok(())
+    /// The bytes a txn's puts may add (etcd's quota cost of a txn).
+    fn txn_cost(t: &mvcc::TxnRequest) -> u64 {
+        t.success
+            .iter()
+            .chain(&t.failure)
+            .map(|op| match op {
+                mvcc::RequestOp::Put(p) => super::quota::put_cost(&p.key, &p.value),
+                mvcc::RequestOp::Txn(inner) => Self::txn_cost(inner),
+                _ => 0,
+            })
+            .sum()
     }
 }
 
@@ -100,6 +104,9 @@ impl Kv for KvService {
             let state = self.ctx.node.state().read();
             let needs = [Access::Read { key: &req.key, range_end: &req.range_end }];
             auth::check_request(&state.auth, &who, &needs).map_err(status)?;
+            if state.alarms.any(AlarmKind::Corrupt) {
+                return Err(status(Error::Corrupt));
+            }
             (state.kv.range(&req).map_err(status)?, state.kv.current_revision())
         };
         let mut out = convert::range_response(resp);
@@ -110,7 +117,7 @@ impl Kv for KvService {
     async fn put(&self, request: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
         let who = self.ctx.identity(&request).await?;
         let pb_req = request.into_inner();
-        self.check_quota()?;
+        self.ctx.check_quota(super::quota::put_cost(&pb_req.key, &pb_req.value)).await?;
         let len = pb_req.encoded_len();
         let req = convert::put_request(pb_req).map_err(status)?;
         mvcc::check_put_request(&req).map_err(status)?;
@@ -164,11 +171,14 @@ impl Kv for KvService {
             let mut needs = Vec::new();
             auth::txn_accesses(&req, &mut needs);
             auth::check_request(&state.auth, &who, &needs).map_err(status)?;
+            if state.alarms.any(AlarmKind::Corrupt) {
+                return Err(status(Error::Corrupt));
+            }
             let (resp, rev) =
                 (state.kv.txn_read_only(&req, max_ops).map_err(status)?, state.kv.current_revision());
             return Ok(Response::new(convert::txn_response_to_pb(resp, self.ctx.header_value(rev))));
         }
-        self.check_quota()?;
+        self.ctx.check_quota(Self::txn_cost(&req)).await?;
         self.check_size(len)?;
         let applied = propose_as(&self.ctx, who, apply::Request::Txn(req)).await?;
         match applied.result.map_err(status)? {

@@ -49,6 +49,7 @@ impl Lease for LeaseService {
         if req.ttl > MAX_LEASE_TTL_S {
             return Err(status(Error::LeaseTtlTooLarge));
         }
+        self.ctx.check_quota(super::quota::LEASE_COST).await?;
         let id = if req.id == 0 {
             pick_lease_id(crate::env::random::random_u64(), &self.ctx.node.state().read().leases)
         } else {

@@ -1,10 +1,14 @@
 //! The Maintenance service: Status (etcdctl endpoint status), Hash, HashKV and
-//! Alarm listing, MoveLeader, Defragment (see `raft::defrag`). Snapshot, Downgrade
-//! and alarm changes answer Unimplemented until their issues land.
+//! Alarms (raised and cleared through raft, see `apply::alarms` and `quota`),
+//! MoveLeader, Defragment (see `raft::defrag`). Snapshot and Downgrade answer
+//! Unimplemented until their issues land.
 
 use tonic::{Request, Response, Status};
 
+use super::auth::propose_as;
 use super::{status, Ctx, SERVER_VERSION};
+use crate::apply::{AlarmKind, Request as Write, Response as Applied};
+use crate::error::Error;
 use crate::proto::etcdserverpb as pb;
 use crate::proto::etcdserverpb::maintenance_server::Maintenance;
 
@@ -18,15 +22,48 @@ type SnapshotStream =
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, request: Request<pb::AlarmRequest>) -> Result<Response<pb::AlarmResponse>, Status> {
-        if request.get_ref().action != pb::alarm_request::AlarmAction::Get as i32 {
-            self.ctx.require_admin(&request).await?;
-        }
+        use pb::alarm_request::AlarmAction;
+        let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
-        if req.action != pb::alarm_request::AlarmAction::Get as i32 {
-            return Err(Status::unimplemented("alarm activation is not supported yet"));
+        let kind = AlarmKind::from_pb(req.alarm);
+        let to_pb = |alarms: Vec<(u64, AlarmKind)>| -> Vec<pb::AlarmMember> {
+            alarms.into_iter().map(|(member_id, k)| pb::AlarmMember { member_id, alarm: k.to_pb() }).collect()
+        };
+        let activate = match AlarmAction::try_from(req.action) {
+            Ok(AlarmAction::Get) => {
+                self.ctx.read_barrier().await?;
+                let state = self.ctx.node.state().read();
+                let alarms = to_pb(state.alarms.list(kind));
+                return Ok(Response::new(pb::AlarmResponse {
+                    header: self.ctx.header(state.kv.current_revision()),
+                    alarms,
+                }));
+            }
+            Ok(AlarmAction::Activate) => true,
+            Ok(AlarmAction::Deactivate) => false,
+            Err(_) => {
+                return Err(status(Error::InvalidArgument(format!(
+                    "etcdserver: unknown alarm action {}",
+                    req.action
+                ))))
+            }
+        };
+        // Raising or clearing NONE changes nothing (etcd answers with no alarm).
+        let Some(kind) = kind else {
+            return Ok(Response::new(pb::AlarmResponse {
+                header: self.ctx.current_header(),
+                alarms: vec![],
+            }));
+        };
+        let change = Write::Alarm { activate, member_id: req.member_id, kind };
+        let applied = propose_as(&self.ctx, who, change).await?;
+        match applied.result.map_err(status)? {
+            Applied::Alarm(changed) => Ok(Response::new(pb::AlarmResponse {
+                header: self.ctx.header(applied.revision),
+                alarms: to_pb(changed),
+            })),
+            other => Err(status(Error::Internal(format!("alarm applied as {other:?}")))),
         }
-        // No alarm is ever raised yet (over-quota writes are refused directly).
-        Ok(Response::new(pb::AlarmResponse { header: self.ctx.current_header(), alarms: vec![] }))
     }
 
     async fn status(
@@ -34,9 +71,9 @@ impl Maintenance for MaintenanceService {
         _request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let rs = self.ctx.node.status();
-        let (rev, size) = {
+        let (rev, size, errors) = {
             let state = self.ctx.node.state().read();
-            (state.kv.current_revision(), state.size_bytes() as i64)
+            (state.kv.current_revision(), state.size_bytes() as i64, state.alarms.status_errors())
         };
         Ok(Response::new(pb::StatusResponse {
             header: self.ctx.header(rev),
@@ -46,7 +83,7 @@ impl Maintenance for MaintenanceService {
             raft_index: rs.committed_index,
             raft_term: rs.term,
             raft_applied_index: rs.applied_index,
-            errors: vec![],
+            errors,
             db_size_in_use: size,
             is_learner: rs.is_learner,
         }))

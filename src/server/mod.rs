@@ -24,6 +24,7 @@ pub mod lock;
 pub mod maintenance;
 #[cfg(not(madsim))]
 pub mod oversize;
+pub mod quota;
 pub mod watch;
 
 use std::sync::Arc;
