@@ -51,6 +51,8 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
     ("auth-token", "simple"),
     ("auth-token-ttl", "300"),
     ("bcrypt-cost", "10"),
+    // Corruption checks (raft/corrupt.rs).
+    ("experimental-corrupt-check-time", "0s"),
 ];
 
 /// Flags that are booleans (`--flag`, `--flag=true|false`).
@@ -61,6 +63,7 @@ const BOOL_FLAGS: &[&str] = &[
     "auto-tls",
     "peer-auto-tls",
     "client-cert-auth",
+    "experimental-initial-corrupt-check",
     "peer-client-cert-auth",
 ];
 
@@ -73,7 +76,6 @@ const IGNORED_BOOL_FLAGS: &[&str] = &[
     "enable-pprof",
     "enable-v2",
     "force-new-cluster",
-    "experimental-initial-corrupt-check",
     "experimental-enable-lease-checkpoint",
     "pre-vote",
     "enable-grpc-gateway",
@@ -120,6 +122,11 @@ pub struct Config {
     pub auth_token_ttl_s: u64,
     /// --bcrypt-cost: the cost factor of password hashes (4 to 31).
     pub bcrypt_cost: u32,
+    /// --experimental-initial-corrupt-check: compare HashKV with the other members
+    /// before serving; refuse to start on a mismatch.
+    pub initial_corrupt_check: bool,
+    /// --experimental-corrupt-check-time: the leader's periodic check (0: off).
+    pub corrupt_check_interval_ms: u64,
     pub show_version: bool,
     pub show_help: bool,
     /// Human-readable warnings about accepted-but-ignored flags.
@@ -394,6 +401,11 @@ fn build(
                 10
             }
         },
+        initial_corrupt_check: get_bool("experimental-initial-corrupt-check")?,
+        corrupt_check_interval_ms: parse_duration_ms(
+            "experimental-corrupt-check-time",
+            &get("experimental-corrupt-check-time"),
+        )?,
         show_version: get_bool("version")?,
         show_help: get_bool("help")?,
         warnings,

@@ -308,6 +308,20 @@ impl Node {
                 return Err(format!("raft stopped while starting: {fatal}"));
             }
         }
+        if cfg.initial_corrupt_check {
+            if let Err(e) = node.initial_corrupt_check().await {
+                shutdown.trigger();
+                for h in servers {
+                    let _ = h.await;
+                }
+                return Err(e);
+            }
+        }
+        if cfg.corrupt_check_interval_ms > 0 {
+            let (checker, stop) = (node.clone(), shutdown.clone());
+            let every = Duration::from_millis(cfg.corrupt_check_interval_ms);
+            servers.push(crate::env::spawn(async move { checker.run_corrupt_checker(every, stop).await }));
+        }
         let ctx = Arc::new(Context {
             node,
             cluster_id: identity.cluster_id,

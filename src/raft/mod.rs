@@ -4,6 +4,7 @@
 //! uses. Nothing outside this module names an openraft type.
 
 mod auto_compact;
+mod corrupt;
 mod defrag;
 pub mod lessor;
 pub mod log_store;
@@ -17,6 +18,7 @@ pub mod runtime;
 pub mod state_machine;
 pub mod types;
 
+pub use corrupt::mismatches;
 pub use membership::{ChangeOutcome, ClusterInfo, MemberChange, MemberRecord};
 pub use node::{RaftConfig, RaftNode, RaftStatus};
 pub use types::MemberInfo;

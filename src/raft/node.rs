@@ -149,6 +149,7 @@ impl LeaderClients {
             LeaderCall::ReadIndex => client.read_index(msg).await,
             LeaderCall::ChangeMembers => client.change_members(msg).await,
             LeaderCall::Lease => client.lease(msg).await,
+            LeaderCall::HashKv => client.hash_kv(msg).await,
         };
         let resp = resp.map_err(|s| {
             tracing::debug!(status = %s, "leader call failed");
@@ -159,13 +160,14 @@ impl LeaderClients {
     }
 }
 
-/// The follower→leader calls.
+/// The follower→leader calls (and the corruption checks' member→member one).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum LeaderCall {
     Propose,
     ReadIndex,
     ChangeMembers,
     Lease,
+    HashKv,
 }
 
 impl RaftNode {

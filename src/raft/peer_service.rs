@@ -152,6 +152,12 @@ impl RaftPeer for PeerService {
         reply(&result)
     }
 
+    async fn hash_kv(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        let revision: i64 = decode(&self.open(request)?).map_err(bad)?;
+        let result: Result<(u32, i64), Error> = self.node.state().read().kv.hash_kv(revision);
+        reply(&result)
+    }
+
     async fn transfer_leader(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
         let req = decode(&self.open(request)?).map_err(bad)?;
         let resp = self
