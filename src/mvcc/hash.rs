@@ -1,7 +1,9 @@
 //! Consistency hashes of the store, for comparing replicas (etcd's Hash / HashKV).
 //!
 //! Both are CRC-32C (Castagnoli) over stored versions in revision order, each written
-//! as etcd's backend writes it, after the bucket name `key`:
+//! as etcd's backend writes it ([`StoredEntry::write_backend_key`] and
+//! [`StoredEntry::write_backend_value`], also what a Maintenance.Snapshot file holds in
+//! its bucket `key`), after the bucket name `key`:
 //!
 //! ```text
 //! key:   main (8 B big-endian) '_' sub (8 B big-endian) ['t' if tombstone]
@@ -31,6 +33,30 @@ pub struct StoredEntry<'a> {
 impl StoredEntry<'_> {
     pub fn revision(&self) -> Revision {
         self.stored.version.mod_revision
+    }
+
+    /// Append etcd's backend key of this version: its revision (`main` 8 B big-endian,
+    /// `_`, `sub` 8 B big-endian) and a `t` if it is a tombstone. Revision order is
+    /// the keys' byte order (revisions are positive).
+    pub fn write_backend_key(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.revision().to_etcd_bytes());
+        if self.stored.tombstone {
+            buf.push(b't');
+        }
+    }
+
+    /// Append etcd's backend value of this version: its `mvccpb.KeyValue` (zero fields
+    /// omitted); a tombstone's is only its key.
+    pub fn write_backend_value(&self, buf: &mut Vec<u8>) {
+        let v = &self.stored.version;
+        put_bytes(buf, 1, self.key);
+        if !self.stored.tombstone {
+            put_int(buf, 2, v.create_revision);
+            put_int(buf, 3, v.mod_revision.main);
+            put_int(buf, 4, v.version);
+            put_bytes(buf, 5, v.value);
+            put_int(buf, 6, v.lease);
+        }
     }
 }
 
@@ -104,22 +130,9 @@ impl EntryHasher {
     }
 
     fn write(&mut self, entry: &StoredEntry<'_>) {
-        let v = &entry.stored.version;
         self.buf.clear();
-        self.buf.extend_from_slice(&v.mod_revision.to_etcd_bytes());
-        if entry.stored.tombstone {
-            self.buf.push(b't');
-        }
-        self.crc = crc32c::crc32c_append(self.crc, &self.buf);
-        self.buf.clear();
-        put_bytes(&mut self.buf, 1, entry.key);
-        if !entry.stored.tombstone {
-            put_int(&mut self.buf, 2, v.create_revision);
-            put_int(&mut self.buf, 3, v.mod_revision.main);
-            put_int(&mut self.buf, 4, v.version);
-            put_bytes(&mut self.buf, 5, v.value);
-            put_int(&mut self.buf, 6, v.lease);
-        }
+        entry.write_backend_key(&mut self.buf);
+        entry.write_backend_value(&mut self.buf);
         self.crc = crc32c::crc32c_append(self.crc, &self.buf);
     }
 }

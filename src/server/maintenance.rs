@@ -1,12 +1,12 @@
 //! The Maintenance service: Status (etcdctl endpoint status), Hash, HashKV and
 //! Alarms (raised and cleared through raft, see `apply::alarms` and `quota`),
-//! MoveLeader, Defragment (see `raft::defrag`). Snapshot and Downgrade answer
-//! Unimplemented until their issues land.
+//! MoveLeader, Defragment (see `raft::defrag`), Snapshot (etcd's backend file, see
+//! `snapshot`). Downgrade answers Unimplemented until its issue lands.
 
 use tonic::{Request, Response, Status};
 
 use super::auth::propose_as;
-use super::{status, Ctx, SERVER_VERSION};
+use super::{snapshot, status, Ctx, CLUSTER_VERSION, SERVER_VERSION};
 use crate::apply::{AlarmKind, Request as Write, Response as Applied};
 use crate::error::Error;
 use crate::proto::etcdserverpb as pb;
@@ -128,7 +128,19 @@ impl Maintenance for MaintenanceService {
         request: Request<pb::SnapshotRequest>,
     ) -> Result<Response<SnapshotStream>, Status> {
         self.ctx.require_admin_maintenance(&request).await?;
-        Err(Status::unimplemented("snapshot is not supported yet"))
+        let shared = self.ctx.node.state().clone();
+        let cluster_version = format!("{CLUSTER_VERSION}.0");
+        let image = crate::env::blocking(move || snapshot::encode_snapshot(&shared, &cluster_version))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        tracing::info!(
+            size_bytes = image.size_bytes,
+            revision = image.revision,
+            consistent_index = image.consistent_index,
+            "sending database snapshot to client"
+        );
+        let header = self.ctx.header(image.revision);
+        Ok(Response::new(Box::pin(snapshot::snapshot_messages(image, header))))
     }
 
     async fn move_leader(

@@ -25,6 +25,7 @@ pub mod maintenance;
 #[cfg(not(madsim))]
 pub mod oversize;
 pub mod quota;
+pub mod snapshot;
 pub mod watch;
 
 use std::sync::Arc;

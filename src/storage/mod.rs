@@ -6,6 +6,9 @@
 //! - [`wal`]: the segmented, group-committed write-ahead log.
 //! - [`snapshot`]: one CRC-checked file per snapshot, written atomically.
 //! - [`meta`]: small CRC-checked files (Raft vote) replaced atomically.
+//! - [`bbolt`]: a sans-IO writer of bbolt files, the format of etcd's backend.
+//! - [`etcd_db`]: etcd's backend database of the state, in that format (what
+//!   Maintenance.Snapshot sends).
 //!
 //! Durability contract (architecture.md): a record is durable once `Wal::sync`
 //! returns Ok; on open a torn tail is truncated and anything else bad is
@@ -13,7 +16,9 @@
 //!
 //! [`Disk`]: crate::env::disk::Disk
 
+pub mod bbolt;
 mod error;
+pub mod etcd_db;
 pub mod meta;
 pub mod record;
 mod replay;
