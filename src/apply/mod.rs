@@ -227,6 +227,29 @@ impl KvState {
         }
     }
 
+    /// The state from its replicated parts (a restore from another format); no member
+    /// has published itself yet.
+    pub fn from_parts(
+        kv: KvStore,
+        leases: LeaseStore,
+        auth: AuthStore,
+        alarms: Alarms,
+        limits: ApplyLimits,
+    ) -> Self {
+        let mut auth = auth;
+        auth.refresh_perms();
+        KvState {
+            size_bytes: store_size(&kv),
+            kv,
+            leases,
+            auth,
+            tokens: std::sync::Mutex::new(SimpleTokens::new()),
+            alarms,
+            limits,
+            members: BTreeMap::new(),
+        }
+    }
+
     pub fn size_bytes(&self) -> u64 {
         self.size_bytes
     }

@@ -214,6 +214,22 @@ impl KeyIndex {
         Ok((g.create_revision, g.ver))
     }
 
+    /// A key whose stored history starts mid-generation, as etcd's restore rebuilds its
+    /// key index from the backend: the first stored version is `rev`, of the generation
+    /// created at `create_revision`, its `version`th version (older ones compacted
+    /// away). Later versions are appended with [`KeyIndex::put`] and
+    /// [`KeyIndex::tombstone`]; [`KeyIndex::validate`] checks the result.
+    pub fn restore(
+        rev: Revision,
+        create_revision: i64,
+        version: i64,
+        value: Box<[u8]>,
+        lease: i64,
+    ) -> KeyIndex {
+        let versions = vec![StoredVersion { rev, value, lease }];
+        KeyIndex { generations: vec![Generation { create_revision, ver: version, versions }] }
+    }
+
     /// End the current generation with a tombstone at `rev` and start an empty one.
     pub fn tombstone(&mut self, rev: Revision) -> Result<()> {
         self.check_increasing(rev)?;

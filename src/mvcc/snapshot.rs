@@ -106,6 +106,16 @@ impl KvStore {
         Self::from_body(body)
     }
 
+    /// A store from its parts (a restore from another format), checked as a decoded
+    /// snapshot is: the same invariants, the same errors.
+    pub fn from_parts(
+        current_revision: i64,
+        compact_revision: i64,
+        keys: Vec<(Box<[u8]>, KeyIndex)>,
+    ) -> Result<KvStore> {
+        Self::from_body(Body { current_revision, compact_revision, keys })
+    }
+
     fn from_body(body: Body) -> Result<KvStore> {
         let Body { current_revision, compact_revision, keys } = body;
         if current_revision < 1 {
