@@ -64,6 +64,8 @@ pub mod proto;
 pub mod raft;
 pub mod server;
 pub mod shutdown;
+#[cfg(not(madsim))]
+pub mod snapshot_cmd;
 pub mod storage;
 pub mod tls;
 pub mod watch;

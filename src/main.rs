@@ -1,7 +1,9 @@
 //! The `metastore` binary: etcd's flags and `ETCD_*` variables → [`Config`] → a node
 //! serving etcd's gRPC API. Prints etcd's readiness lines once serving; on SIGINT or
 //! SIGTERM stops serving, lets in-flight writes finish or fail, and exits 0.
-//! `metastore bench ...` runs the load generator ([`metastore::bench`]) instead.
+//! `metastore bench ...` runs the load generator ([`metastore::bench`]) instead, and
+//! `metastore snapshot restore ...` restores a snapshot file into a new data dir
+//! ([`metastore::snapshot_cmd`]).
 
 #[cfg(madsim)]
 fn main() {
@@ -32,7 +34,9 @@ mod real {
         --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, --peer-crl-file,\n  \
         --peer-auto-tls, --cipher-suites.\n  \
         Each may also be set as ETCD_<FLAG_NAME> (e.g. ETCD_DATA_DIR).\n\n\
-        usage: metastore bench <workload> [flags]   a load generator; see metastore bench --help";
+        usage: metastore bench <workload> [flags]   a load generator; see metastore bench --help\n\
+        usage: metastore snapshot restore <file> [flags]   a snapshot file into a new data dir; \
+        see metastore snapshot --help";
 
     fn init_logging(cfg: &Config) {
         let level = match cfg.log_level.as_str() {
@@ -50,6 +54,9 @@ mod real {
         let args: Vec<String> = std::env::args().skip(1).collect();
         if args.first().map(String::as_str) == Some("bench") {
             std::process::exit(metastore::bench::main(&args[1..]));
+        }
+        if args.first().map(String::as_str) == Some("snapshot") {
+            std::process::exit(metastore::snapshot_cmd::main(&args[1..]));
         }
         let cfg = match config::parse(&args, &|k| std::env::var(k).ok()) {
             Ok(c) => c,

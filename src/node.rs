@@ -95,6 +95,35 @@ fn load_identity(disk: &dyn Disk, path: &Path) -> Result<Option<Identity>, Strin
     }
 }
 
+/// `metastore snapshot restore`: make `cfg.data_dir` the data dir of member
+/// `cfg.name` of a new cluster whose members are `--initial-cluster` (checked as a
+/// bootstrap checks them), holding `state`. Never touches an existing data dir. Every
+/// member restored from the same state with the same cluster flags gets the same
+/// snapshot and membership (see `raft::restore`); starting `metastore` on it with
+/// those flags serves the state.
+pub fn restore_data_dir(
+    cfg: &Config,
+    disk: &dyn Disk,
+    state: &crate::apply::KvState,
+) -> Result<Identity, String> {
+    let data_dir = Path::new(&cfg.data_dir);
+    if disk.exists(data_dir) {
+        return Err(format!("data-dir {:?} exists", cfg.data_dir));
+    }
+    let (identity, mut members) = bootstrap_identity(cfg)?;
+    // Alike on every member; each publishes its client URLs once it serves.
+    for m in members.values_mut() {
+        m.client_urls.clear();
+    }
+    let member_dir = data_dir.join("member");
+    disk.create_dir_all(&member_dir).map_err(|e| format!("create {}: {e}", member_dir.display()))?;
+    crate::raft::restore::write_restored_snapshot(disk, &member_dir, state, members)?;
+    let id_path = member_dir.join("identity");
+    let bytes = bincode::serialize(&identity).map_err(|e| e.to_string())?;
+    meta::save_small_file(disk, &id_path, &bytes).map_err(|e| format!("write {}: {e}", id_path.display()))?;
+    Ok(identity)
+}
+
 /// Resolve a listen URL (http or https) to a socket address (loopback names resolve
 /// to 127.0.0.1).
 pub fn listen_addr(url: &str) -> Result<SocketAddr, String> {

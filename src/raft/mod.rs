@@ -14,6 +14,7 @@ pub mod node;
 pub mod peer_service;
 mod read_batch;
 mod reconfig;
+pub mod restore;
 pub mod runtime;
 pub mod state_machine;
 pub mod types;

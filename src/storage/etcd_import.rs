@@ -102,7 +102,7 @@ pub fn split_snapshot_file(file: &[u8], skip_hash_check: bool) -> Result<&[u8], 
         let actual = Sha256::digest(db);
         if actual.as_slice() != trailer {
             return Err(format!(
-                "snapshot is corrupt: its sha256 is {}, the file records {}",
+                "snapshot is corrupt or truncated: its sha256 is {}, the file records {}",
                 hex(actual.as_slice()),
                 hex(trailer)
             ));
