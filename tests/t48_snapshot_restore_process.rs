@@ -324,6 +324,77 @@ async fn metastore_snapshot_restored_into_three_members() {
     }
     let members = second.member_list().await.expect("member list");
     assert_eq!(members.members().len(), 3);
+
+    // A restored member restarts on its data dir (the WAL now starts after the
+    // restored snapshot) with everything in place.
+    let third = &mut procs[2];
+    third.sigterm();
+    assert_eq!(third.wait_exit(Duration::from_secs(20)).0, Some(0), "m3 stops cleanly");
+    third.restart(&["--initial-cluster-token", "restored"]);
+    let mut m3 = connect(third).await;
+    let got = retry("linearizable get after restart", Instant::now() + CATCH_UP, || {
+        let mut m = m3.clone();
+        async move { all_at(&mut m, 0, false).await }
+    })
+    .await;
+    assert_eq!(got.1, rev, "m3 after restart");
+    assert!(got.0.iter().any(|kv| kv.0 == b"after"), "m3 after restart");
+    assert_eq!(got.0.len(), before.0.len() + 1);
+    let refused = all_at(&mut m3, before.1, true).await.expect_err("still compacted");
+    assert!(refused.to_string().contains("compacted"), "{refused}");
+}
+
+/// Two members restored from the file, the third with an empty data dir joining them
+/// (`--initial-cluster-state existing`): its log is behind the restored snapshot, so
+/// the leader sends it the snapshot, and it serves the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_the_restore_gets_the_state_by_snapshot() {
+    let test = "t48 blank member";
+    let Some(bin) = support::etcdctl_binary(test) else { return };
+    let dir = support::temp_dir("restore-blank");
+    let source = Proc::start(&dir.join("source"), &[]);
+    let mut c = connect(&source).await;
+    write_history(&mut c).await;
+    let before = all_at(&mut c, 0, false).await.expect("get");
+    let file = dir.join("ms.snapshot");
+    ok(&bin, &source.endpoint(), None, &["snapshot", "save", &file.display().to_string()]);
+    drop(source);
+
+    let (seats, cluster) = seats(&["m1", "m2", "m3"], "restore-blank");
+    for seat in &seats[..2] {
+        let (status, text) = restore(&file, seat, &cluster, &[]);
+        assert_eq!(status, Some(0), "restore {}: {text}", seat.name);
+    }
+    let mut procs: Vec<Proc> = seats[..2].iter().map(|s| spawn(s, &cluster)).collect();
+    for p in &mut procs {
+        p.wait_ready();
+    }
+    let blank = &seats[2];
+    let flags = ["--initial-cluster-token", "restored", "--initial-cluster-state", "existing"];
+    let mut third = Proc::spawn_member_of(
+        Path::new(METASTORE),
+        &blank.name,
+        &cluster,
+        &blank.data_dir,
+        blank.client_port,
+        blank.peer_port,
+        &flags,
+    );
+    third.wait_ready();
+    let m3 = connect(&third).await;
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let got = retry("serializable get", deadline, || {
+            let mut m = m3.clone();
+            async move { all_at(&mut m, 0, true).await }
+        })
+        .await;
+        if got == before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "m3 never caught up: revision {} of {}", got.1, before.1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[test]

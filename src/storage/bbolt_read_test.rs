@@ -175,7 +175,10 @@ fn every_kind_of_bad_page_is_refused() {
     let branch = bucket_root(&file, 0); // page 14, over leaves 4..=13
     assert_eq!(branch, 14);
     let at = |pgid: usize| pgid * PAGE_SIZE;
-    let is_bad_page = |e: &BboltReadError, pgid: u64, what: &str| matches!(e, BboltReadError::BadPage { pgid: p, reason } if *p == pgid && reason.contains(what));
+    let is_bad_page = |e: &BboltReadError, pgid: u64, what: &str| match e {
+        BboltReadError::BadPage { pgid: p, reason } => *p == pgid && reason.contains(what),
+        _ => false,
+    };
 
     let e = corrupt_page(&file, |f| put_u64(f, at(5), 99));
     assert!(is_bad_page(&e, 5, "header names page 99"), "{e}");
