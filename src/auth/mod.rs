@@ -149,11 +149,15 @@ pub enum AuthRequest {
         key: Vec<u8>,
         range_end: Vec<u8>,
     },
-    /// A user authenticated (password checked by the member that took it). `token`:
-    /// the simple token every member registers; empty when tokens are JWTs.
+    /// A user authenticated (password checked by the member that took it, against
+    /// the store at auth revision `checked_at`). `token`: the simple token every
+    /// member registers; empty when tokens are JWTs. Refused with "revision of auth
+    /// store is old" if the store changed since the check (a password changed in
+    /// between must not let the old one in); the member checks again and retries.
     Authenticate {
         name: String,
         token: String,
+        checked_at: u64,
     },
 }
 

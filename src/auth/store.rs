@@ -110,7 +110,9 @@ impl AuthStore {
                 self.enabled = false;
                 TokenEffect::InvalidateAll
             }
-            AuthRequest::Authenticate { name, token } => return self.authenticate(name, token),
+            AuthRequest::Authenticate { name, token, checked_at } => {
+                return self.authenticate(name, token, *checked_at)
+            }
             AuthRequest::UserAdd { name, password_hash } => {
                 if name.is_empty() {
                     return Err(Error::UserEmpty);
@@ -224,9 +226,12 @@ impl AuthStore {
         Ok(())
     }
 
-    fn authenticate(&self, name: &str, token: &str) -> Result<TokenEffect> {
+    fn authenticate(&self, name: &str, token: &str, checked_at: u64) -> Result<TokenEffect> {
         if !self.enabled {
             return Err(Error::AuthNotEnabled);
+        }
+        if checked_at != self.revision {
+            return Err(Error::AuthOldRevision);
         }
         let user = self.users.get(name).ok_or(Error::AuthFailed)?;
         if user.password_hash.is_none() {

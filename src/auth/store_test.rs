@@ -60,8 +60,22 @@ fn revoke_perm(role: &str, key: &[u8], range_end: &[u8]) -> AuthRequest {
     AuthRequest::RoleRevokePermission { role: role.into(), key: key.to_vec(), range_end: range_end.to_vec() }
 }
 
+/// An Authenticate whose password check is yet to be dated: [`dated`] sets
+/// `checked_at` to the store's revision when it is applied (a check made just before).
 fn authenticate(name: &str, token: &str) -> AuthRequest {
-    AuthRequest::Authenticate { name: name.into(), token: token.into() }
+    AuthRequest::Authenticate { name: name.into(), token: token.into(), checked_at: UNDATED }
+}
+
+const UNDATED: u64 = u64::MAX;
+
+/// `req`, with an undated Authenticate dated at `s`'s current revision.
+fn dated(req: AuthRequest, s: &AuthStore) -> AuthRequest {
+    match req {
+        AuthRequest::Authenticate { name, token, checked_at: UNDATED } => {
+            AuthRequest::Authenticate { name, token, checked_at: s.revision() }
+        }
+        other => other,
+    }
 }
 
 /// Every user's merged permissions (the cache `==` on the store does not compare).
@@ -72,6 +86,7 @@ fn perms_snapshot(s: &AuthStore) -> Vec<(String, Option<UserPerms>)> {
 /// Applies `req`, which must succeed and move the revision by exactly `bump`.
 #[track_caller]
 fn ok(s: &mut AuthStore, req: AuthRequest, bump: u64) -> TokenEffect {
+    let req = dated(req, s);
     let before = s.revision();
     let effect = s.apply(&req).unwrap_or_else(|e| panic!("{req:?}: {e:?}"));
     assert_eq!(s.revision(), before + bump, "revision after {req:?}");
@@ -81,6 +96,7 @@ fn ok(s: &mut AuthStore, req: AuthRequest, bump: u64) -> TokenEffect {
 /// Applies `req`, which must fail with `err` and change nothing at all.
 #[track_caller]
 fn rejected(s: &mut AuthStore, req: AuthRequest, err: Error) {
+    let req = dated(req, s);
     let before = s.clone();
     let perms_before = perms_snapshot(s);
     assert_eq!(s.apply(&req), Err(err), "{req:?}");
@@ -199,6 +215,7 @@ fn revision_moves_exactly_on_successful_changes() {
     let mut s = AuthStore::new();
     for (i, (req, want, bump)) in steps.into_iter().enumerate() {
         let before = s.clone();
+        let req = dated(req, &s);
         let got = s.apply(&req);
         assert_eq!(got, want, "step {i}: {req:?}");
         assert_eq!(s.revision(), before.revision() + bump, "step {i}: {req:?}");
@@ -279,7 +296,7 @@ fn change_password_of_no_password_user_keeps_it_password_less() {
     let mut s = fixture();
     ok(&mut s, change_password("nopw", "$2a$new"), 1);
     assert_eq!(s.user("nopw").expect("nopw").password_hash, None);
-    assert_eq!(s.apply(&authenticate("nopw", "t")), Err(Error::AuthFailed));
+    assert_eq!(s.apply(&dated(authenticate("nopw", "t"), &s)), Err(Error::AuthFailed));
 }
 
 #[test]
@@ -559,6 +576,15 @@ fn authenticate_issues_the_token_and_changes_nothing() {
 }
 
 #[test]
+fn a_login_checked_before_an_auth_change_is_refused() {
+    let mut s = fixture();
+    let checked = AuthRequest::Authenticate { name: "u".into(), token: "t".into(), checked_at: s.revision() };
+    ok(&mut s, change_password("u", "new hash"), 1);
+    rejected(&mut s, checked, Error::AuthOldRevision);
+    ok(&mut s, authenticate("u", "t"), 0);
+}
+
+#[test]
 fn authenticate_errors() {
     let mut s = with_root();
     ok(&mut s, user_add("u"), 1);
@@ -623,6 +649,7 @@ fn every_effect_of_apply() {
         (AuthRequest::Disable, TokenEffect::None),
     ];
     for (req, effect) in cases {
+        let req = dated(req, &s);
         assert_eq!(s.apply(&req), Ok(effect), "{req:?}");
     }
 }

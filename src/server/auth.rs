@@ -318,25 +318,38 @@ impl Auth for AuthService {
         request: Request<pb::AuthenticateRequest>,
     ) -> Result<Response<pb::AuthenticateResponse>, Status> {
         let req = request.into_inner();
-        self.ctx.read_barrier().await?;
-        let hash = {
-            let state = self.ctx.node.state().read();
-            state.auth.password_hash_for_login(&req.name).map_err(status)?.to_string()
+        // The password is checked against the store at some auth revision; the
+        // Authenticate entry applies only if the store is still there (else, e.g.
+        // after a password change, the check is made again), as etcd loops.
+        let mut attempts = 0;
+        let (applied, token) = loop {
+            self.ctx.read_barrier().await?;
+            let (hash, checked_at) = {
+                let state = self.ctx.node.state().read();
+                let hash = state.auth.password_hash_for_login(&req.name).map_err(status)?.to_string();
+                (hash, state.auth.revision())
+            };
+            let password = req.password.clone();
+            let matches =
+                crate::env::blocking(move || bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false))
+                    .await;
+            if !matches {
+                return Err(status(Error::AuthFailed));
+            }
+            let token = match &self.ctx.auth.tokens {
+                TokenKind::Simple => auth::new_simple_token(crate::env::random::random_u64),
+                #[cfg(not(madsim))]
+                TokenKind::Jwt(_) => String::new(),
+            };
+            let change =
+                AuthRequest::Authenticate { name: req.name.clone(), token: token.clone(), checked_at };
+            let applied = propose(&self.ctx, Write::Auth(change)).await?;
+            match applied.result {
+                Err(Error::AuthOldRevision) if attempts < 3 => attempts += 1,
+                Err(e) => return Err(status(e)),
+                Ok(_) => break (applied, token),
+            }
         };
-        let password = req.password;
-        let matches =
-            crate::env::blocking(move || bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false)).await;
-        if !matches {
-            return Err(status(Error::AuthFailed));
-        }
-        let token = match &self.ctx.auth.tokens {
-            TokenKind::Simple => auth::new_simple_token(crate::env::random::random_u64),
-            #[cfg(not(madsim))]
-            TokenKind::Jwt(_) => String::new(),
-        };
-        let change = AuthRequest::Authenticate { name: req.name.clone(), token: token.clone() };
-        let applied = propose(&self.ctx, Write::Auth(change)).await?;
-        applied.result.map_err(status)?;
         let token = match &self.ctx.auth.tokens {
             TokenKind::Simple => token,
             #[cfg(not(madsim))]
