@@ -9,12 +9,17 @@
 //! - [`kv_traffic`]: concurrent clients doing get/put/delete/CAS, recorded as a
 //!   [`history`] for the [`linearize`] checker against the etcd [`model`].
 //! - [`validate`]: the checkers (durability and atomicity after crashes).
+//! - [`auth_check`]: permissions against an auth model replayed over the admin's
+//!   changes (every success permitted, every denial forbidden, where they applied);
+//!   [`auth_traffic`]: the authenticated clients and the admin that feed it.
 
 #![cfg(madsim)]
 // The harness runs only under madsim, where clocks are virtual and seeded: the
 // env-facade ban protects the store's code, not the simulator's.
 #![allow(clippy::disallowed_methods)]
 
+pub mod auth_check;
+pub mod auth_traffic;
 pub mod bitrot;
 pub mod cluster;
 pub mod history;
