@@ -36,10 +36,12 @@ use metastore_sim::runner::{self, Fingerprint, Outcome};
 use metastore_sim::traffic;
 
 /// Each seed must judge at least this many ops, this many of them denials and this
-/// many successes (a seed that checks little proves little).
+/// many successes (a seed that checks little proves little). Seeds average ~156
+/// successes and ~127 denials; the fewest successes over 2000 seeds was 17 (seed
+/// 1907: faults all run long, 20 admin changes), so the floor is 10.
 const MIN_JUDGED: u64 = 60;
 const MIN_DENIED: u64 = 10;
-const MIN_PERMITTED: u64 = 20;
+const MIN_PERMITTED: u64 = 10;
 
 /// After the faults, traffic goes on for at least [`QUIET_MIN`] and until the clients
 /// have had [`QUIET_ANSWERS`] answers (ok or denied); more than [`QUIET_MAX`] is a
