@@ -458,7 +458,6 @@ impl KvState {
             .map_err(|e| Error::Internal(format!("state snapshot is corrupt: {e}")))?;
         let kv = KvStore::decode_snapshot(image.kv)?;
         let leases = LeaseStore::decode_snapshot(image.leases)?;
-        let size_bytes = store_size(&kv);
         let head = bincode::serialized_size(&image.members)
             .map_err(|e| Error::Internal(format!("state snapshot is corrupt: {e}")))?;
         let auth_at = (16 + image.kv.len() + image.leases.len()).saturating_add(head as usize);
@@ -477,16 +476,9 @@ impl KvState {
             }
             _ => (AuthStore::new(), Alarms::default()),
         };
-        Ok(KvState {
-            kv,
-            leases,
-            auth,
-            tokens: std::sync::Mutex::new(SimpleTokens::new()),
-            alarms,
-            limits,
-            size_bytes,
-            members: image.members,
-        })
+        let mut state = KvState::from_parts(kv, leases, auth, alarms, limits);
+        state.members = image.members;
+        Ok(state)
     }
 }
 

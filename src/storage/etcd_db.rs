@@ -51,15 +51,15 @@ use crate::mvcc::{Revision, StoredEntry};
 use crate::proto::{authpb, etcdserverpb};
 use crate::storage::bbolt::{BboltError, BucketSource, DbPlan, PairSource};
 
-/// leasepb.Lease, as etcd's lessor stores it.
+/// leasepb.Lease, as etcd's lessor stores it (written here, read by `etcd_import`).
 #[derive(Clone, PartialEq, prost::Message)]
-struct LeasePb {
+pub(crate) struct LeasePb {
     #[prost(int64, tag = "1")]
-    id: i64,
+    pub id: i64,
     #[prost(int64, tag = "2")]
-    ttl: i64,
+    pub ttl: i64,
     #[prost(int64, tag = "3")]
-    remaining_ttl: i64,
+    pub remaining_ttl: i64,
 }
 
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;

@@ -53,20 +53,10 @@ use crate::lease::LeaseStore;
 use crate::mvcc::{KeyIndex, KvStore, RangeRequest, Revision};
 use crate::proto::{authpb, etcdserverpb, mvccpb};
 use crate::storage::bbolt_read::{BucketRef, PairRefs};
+use crate::storage::etcd_db::LeasePb;
 
 /// Length of etcd's integrity trailer.
 pub const SHA256_LEN: usize = 32;
-
-/// leasepb.Lease, as etcd's lessor stores it.
-#[derive(Clone, PartialEq, prost::Message)]
-struct LeasePb {
-    #[prost(int64, tag = "1")]
-    id: i64,
-    #[prost(int64, tag = "2")]
-    ttl: i64,
-    #[prost(int64, tag = "3")]
-    remaining_ttl: i64,
-}
 
 /// What to do beyond a plain restore.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
