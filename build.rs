@@ -40,6 +40,22 @@ fn compile_protos(root: &Path) -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", root.display());
 
     let protos: Vec<_> = PROTOS.iter().map(|p| root.join(p)).collect();
-    tonic_build::configure().build_server(true).build_client(true).compile_protos(&protos, &[root])?;
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    let descriptors = out_dir.join("etcd_descriptors.bin");
+    tonic_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .file_descriptor_set_path(&descriptors)
+        .compile_protos(&protos, &[root])?;
+
+    // proto3 JSON (serde) for the HTTP gateway, written as etcd's gateway writes it:
+    // the .proto field names (`create_revision`, not `createRevision`), zero values
+    // left out, 64-bit integers as strings, bytes in base64, enums by name. Unknown
+    // fields in a request are refused, as grpc-gateway refuses them.
+    pbjson_build::Builder::new()
+        .register_descriptors(&std::fs::read(&descriptors)?)?
+        .preserve_proto_field_names()
+        .out_dir(&out_dir)
+        .build(&[".mvccpb", ".authpb", ".etcdserverpb", ".v3lockpb", ".v3electionpb"])?;
     Ok(())
 }

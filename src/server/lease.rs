@@ -23,13 +23,37 @@ pub struct LeaseService {
     pub ctx: Ctx,
 }
 
-type KeepAliveStream =
+pub type KeepAliveStream =
     Pin<Box<dyn Stream<Item = Result<pb::LeaseKeepAliveResponse, Status>> + Send + 'static>>;
 
 /// Answers a KeepAlive stream may hold before the server stops reading requests.
 const KEEPALIVE_BACKLOG: usize = 16;
 
 impl LeaseService {
+    /// One KeepAlive stream (from any face: gRPC, the JSON gateway): every request
+    /// renews its lease through the leader; the first failure ends the stream.
+    pub fn keep_alive<S>(&self, mut requests: S) -> KeepAliveStream
+    where
+        S: Stream<Item = Result<pb::LeaseKeepAliveRequest, Status>> + Send + Unpin + 'static,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel(KEEPALIVE_BACKLOG);
+        let ctx = self.ctx.clone();
+        crate::env::spawn(async move {
+            while let Some(Ok(req)) = requests.next().await {
+                let service = LeaseService { ctx: ctx.clone() };
+                let answer = service
+                    .leader_call(LeaseCall::Renew(req.id))
+                    .await
+                    .map(|ttl| pb::LeaseKeepAliveResponse { header: ctx.current_header(), id: req.id, ttl });
+                let failed = answer.is_err();
+                if tx.send(answer).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+    }
+
     async fn leader_call(&self, call: LeaseCall) -> Result<i64, Status> {
         match tokio::time::timeout(self.ctx.request_timeout, self.ctx.node.lease_call(call)).await {
             Ok(r) => r.map_err(status),
@@ -86,24 +110,7 @@ impl Lease for LeaseService {
         &self,
         request: Request<Streaming<pb::LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
-        let mut requests = request.into_inner();
-        let (tx, rx) = tokio::sync::mpsc::channel(KEEPALIVE_BACKLOG);
-        let ctx = self.ctx.clone();
-        crate::env::spawn(async move {
-            while let Some(Ok(req)) = requests.next().await {
-                let service = LeaseService { ctx: ctx.clone() };
-                let answer = service
-                    .leader_call(LeaseCall::Renew(req.id))
-                    .await
-                    .map(|ttl| pb::LeaseKeepAliveResponse { header: ctx.current_header(), id: req.id, ttl });
-                let failed = answer.is_err();
-                if tx.send(answer).await.is_err() || failed {
-                    return;
-                }
-            }
-        });
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(self.keep_alive(request.into_inner())))
     }
 
     async fn lease_time_to_live(

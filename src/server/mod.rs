@@ -17,6 +17,8 @@ pub mod election;
 #[cfg(not(madsim))]
 pub mod h2_authority;
 #[cfg(not(madsim))]
+pub mod http;
+#[cfg(not(madsim))]
 pub mod jwt;
 pub mod kv;
 pub mod lease;
@@ -191,8 +193,24 @@ pub async fn serve(
         ),
         oversize::EtcdOversize(cluster.max_decoding_message_size(max_msg)),
     );
+    // Real build: gRPC and HTTP (the JSON gateway, health, metrics; see `http`) on one
+    // port, HTTP/1.1 and HTTP/2 alike.
+    #[cfg(not(madsim))]
+    let router = {
+        let grpc = tonic::service::Routes::new(kv)
+            .add_service(maint)
+            .add_service(cluster)
+            .add_service(lease)
+            .add_service(watcher)
+            .add_service(lock)
+            .add_service(election)
+            .add_service(auth);
+        let app = http::router(ctx.clone(), grpc.into_axum_router());
+        tonic::transport::Server::builder().accept_http1(true).add_routes(tonic::service::Routes::from(app))
+    };
     #[cfg(madsim)]
     let _ = max_msg;
+    #[cfg(madsim)]
     let router = tonic::transport::Server::builder()
         .add_service(kv)
         .add_service(maint)

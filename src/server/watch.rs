@@ -38,7 +38,7 @@ pub struct WatchService {
     pub ctx: Ctx,
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchResponse, Status>> + Send + 'static>>;
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchResponse, Status>> + Send + 'static>>;
 
 fn create_request(r: pb::WatchCreateRequest) -> WatchCreateRequest {
     let filters = r
@@ -132,7 +132,17 @@ impl Watch for WatchService {
         request: Request<Streaming<pb::WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let creds = Credentials::of(&request);
-        let mut requests = request.into_inner();
+        Ok(Response::new(self.open(creds, request.into_inner())))
+    }
+}
+
+impl WatchService {
+    /// One watch stream: `requests` (from any face: gRPC, the JSON gateway) made by
+    /// `creds`, answered on the returned stream.
+    pub fn open<S>(&self, creds: Credentials, mut requests: S) -> WatchStream
+    where
+        S: Stream<Item = Result<pb::WatchRequest, Status>> + Send + Unpin + 'static,
+    {
         let shared = self.ctx.node.state().clone();
         let (id, waker) = shared.open_watch_stream();
         let done = Arc::new(AtomicBool::new(false));
@@ -173,7 +183,7 @@ impl Watch for WatchService {
             }
             shared.close_watch_stream(id);
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
 }
 

@@ -1,0 +1,494 @@
+//! etcd's JSON gateway (grpc-gateway): `POST /v3/<route>` with a JSON request body,
+//! answered with the JSON of the gRPC response.
+//!
+//! The gateway only translates: the body is decoded into the protobuf request (proto3
+//! JSON as etcd's gateway reads it: `.proto` or lowerCamel field names, 64-bit
+//! integers as strings or numbers, bytes in base64, enums by name or number, unknown
+//! fields ignored, an empty body is the empty request), the gRPC service handler is
+//! called in-process with the `Authorization` header as the `authorization`
+//! metadata (and `Grpc-Metadata-<key>` headers as `<key>`), and the response is
+//! written as etcd's gateway writes it (`.proto` field names, zero values left out,
+//! 64-bit integers as strings). Auth, leader routing and timeouts are the service's.
+//!
+//! Errors: `{"error": msg, "code": grpc_code, "message": msg}` with grpc-gateway's
+//! HTTP status for the code. Streams (watch, lease keepalive, snapshot, election
+//! observe) answer with one `{"result": …}` per message, each followed by a newline,
+//! flushed as it is produced; an error ends the stream with
+//! `{"error": {"grpc_code", "http_code", "message", "http_status"}}`. The request
+//! side of watch and keepalive is a stream of JSON objects in the request body; a
+//! client that ends its body keeps receiving, as from a gRPC stream whose sending
+//! side is closed.
+
+use std::pin::Pin;
+
+use axum::body::{Body, BodyDataStream};
+use axum::extract::Request;
+use axum::response::Response;
+use futures::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::codegen::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
+
+use super::{json, method_not_allowed, Ctx};
+use crate::proto::etcdserverpb as pb;
+use crate::proto::etcdserverpb::auth_server::Auth;
+use crate::proto::etcdserverpb::cluster_server::Cluster;
+use crate::proto::etcdserverpb::kv_server::Kv;
+use crate::proto::etcdserverpb::lease_server::Lease;
+use crate::proto::etcdserverpb::maintenance_server::Maintenance;
+use crate::proto::v3electionpb::election_server::Election;
+use crate::proto::v3lockpb::lock_server::Lock;
+use crate::server::auth::{AuthService, Credentials};
+use crate::server::cluster::ClusterService;
+use crate::server::election::ElectionService;
+use crate::server::kv::KvService;
+use crate::server::lease::LeaseService;
+use crate::server::lock::LockService;
+use crate::server::maintenance::MaintenanceService;
+use crate::server::watch::WatchService;
+
+/// Answer one gateway request; `route` is the path after `/v3/`.
+pub async fn handle(ctx: &Ctx, route: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if !is_route(route) {
+        return super::go_error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    if parts.method != Method::POST {
+        return method_not_allowed("POST");
+    }
+    let limit = body_limit(ctx);
+    let ctx = ctx.clone();
+
+    // `unary!(service, method)`: decode the body as the method's request, call it,
+    // encode its answer. `server_stream!` the same for a method that answers with a
+    // stream.
+    macro_rules! unary {
+        ($svc:expr, $method:ident) => {{
+            match decode_body(body, limit).await {
+                Ok(msg) => answer($svc.$method(grpc_request(&parts, msg)).await),
+                Err(e) => error_response(&e),
+            }
+        }};
+    }
+    macro_rules! server_stream {
+        ($svc:expr, $method:ident) => {{
+            match decode_body(body, limit).await {
+                Ok(msg) => match $svc.$method(grpc_request(&parts, msg)).await {
+                    Ok(stream) => stream_response(stream.into_inner()).await,
+                    Err(e) => error_response(&e),
+                },
+                Err(e) => error_response(&e),
+            }
+        }};
+    }
+    let kv = || KvService { ctx: ctx.clone() };
+    let lease = || LeaseService { ctx: ctx.clone() };
+    let cluster = || ClusterService { ctx: ctx.clone() };
+    let maint = || MaintenanceService { ctx: ctx.clone() };
+    let auth = || AuthService { ctx: ctx.clone() };
+    let lock = || LockService { ctx: ctx.clone() };
+    let election = || ElectionService { ctx: ctx.clone() };
+    match route {
+        "kv/range" => unary!(kv(), range),
+        "kv/put" => unary!(kv(), put),
+        "kv/deleterange" => unary!(kv(), delete_range),
+        "kv/txn" => unary!(kv(), txn),
+        "kv/compaction" => unary!(kv(), compact),
+
+        "watch" => {
+            let creds = Credentials { token: token_of(&parts.headers), common_name: None };
+            match json_requests::<pb::WatchRequest>(body, limit).await {
+                Ok(requests) => {
+                    stream_response(WatchService { ctx: ctx.clone() }.open(creds, requests)).await
+                }
+                Err(e) => error_response(&e),
+            }
+        }
+
+        "lease/grant" => unary!(lease(), lease_grant),
+        "lease/revoke" | "kv/lease/revoke" => unary!(lease(), lease_revoke),
+        "lease/timetolive" | "kv/lease/timetolive" => unary!(lease(), lease_time_to_live),
+        "lease/leases" | "kv/lease/leases" => unary!(lease(), lease_leases),
+        "lease/keepalive" => match json_requests::<pb::LeaseKeepAliveRequest>(body, limit).await {
+            Ok(requests) => stream_response(lease().keep_alive(requests)).await,
+            Err(e) => error_response(&e),
+        },
+
+        "cluster/member/add" => unary!(cluster(), member_add),
+        "cluster/member/remove" => unary!(cluster(), member_remove),
+        "cluster/member/update" => unary!(cluster(), member_update),
+        "cluster/member/list" => unary!(cluster(), member_list),
+        "cluster/member/promote" => unary!(cluster(), member_promote),
+
+        "maintenance/alarm" => unary!(maint(), alarm),
+        "maintenance/status" => unary!(maint(), status),
+        "maintenance/defragment" => unary!(maint(), defragment),
+        "maintenance/hash" => unary!(maint(), hash),
+        "maintenance/hashkv" => unary!(maint(), hash_kv),
+        "maintenance/snapshot" => server_stream!(maint(), snapshot),
+        "maintenance/transfer-leadership" => unary!(maint(), move_leader),
+        "maintenance/downgrade" => unary!(maint(), downgrade),
+
+        "auth/enable" => unary!(auth(), auth_enable),
+        "auth/disable" => unary!(auth(), auth_disable),
+        "auth/status" => unary!(auth(), auth_status),
+        "auth/authenticate" => unary!(auth(), authenticate),
+        "auth/user/add" => unary!(auth(), user_add),
+        "auth/user/get" => unary!(auth(), user_get),
+        "auth/user/list" => unary!(auth(), user_list),
+        "auth/user/delete" => unary!(auth(), user_delete),
+        "auth/user/changepw" => unary!(auth(), user_change_password),
+        "auth/user/grant" => unary!(auth(), user_grant_role),
+        "auth/user/revoke" => unary!(auth(), user_revoke_role),
+        "auth/role/add" => unary!(auth(), role_add),
+        "auth/role/get" => unary!(auth(), role_get),
+        "auth/role/list" => unary!(auth(), role_list),
+        "auth/role/delete" => unary!(auth(), role_delete),
+        "auth/role/grant" => unary!(auth(), role_grant_permission),
+        "auth/role/revoke" => unary!(auth(), role_revoke_permission),
+
+        "lock/lock" => unary!(lock(), lock),
+        "lock/unlock" => unary!(lock(), unlock),
+
+        "election/campaign" => unary!(election(), campaign),
+        "election/proclaim" => unary!(election(), proclaim),
+        "election/leader" => unary!(election(), leader),
+        "election/observe" => server_stream!(election(), observe),
+        "election/resign" => unary!(election(), resign),
+
+        _ => super::go_error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// Every route the gateway serves (after `/v3/`).
+pub const ROUTES: &[&str] = &[
+    "kv/range",
+    "kv/put",
+    "kv/deleterange",
+    "kv/txn",
+    "kv/compaction",
+    "watch",
+    "lease/grant",
+    "lease/revoke",
+    "kv/lease/revoke",
+    "lease/timetolive",
+    "kv/lease/timetolive",
+    "lease/leases",
+    "kv/lease/leases",
+    "lease/keepalive",
+    "cluster/member/add",
+    "cluster/member/remove",
+    "cluster/member/update",
+    "cluster/member/list",
+    "cluster/member/promote",
+    "maintenance/alarm",
+    "maintenance/status",
+    "maintenance/defragment",
+    "maintenance/hash",
+    "maintenance/hashkv",
+    "maintenance/snapshot",
+    "maintenance/transfer-leadership",
+    "maintenance/downgrade",
+    "auth/enable",
+    "auth/disable",
+    "auth/status",
+    "auth/authenticate",
+    "auth/user/add",
+    "auth/user/get",
+    "auth/user/list",
+    "auth/user/delete",
+    "auth/user/changepw",
+    "auth/user/grant",
+    "auth/user/revoke",
+    "auth/role/add",
+    "auth/role/get",
+    "auth/role/list",
+    "auth/role/delete",
+    "auth/role/grant",
+    "auth/role/revoke",
+    "lock/lock",
+    "lock/unlock",
+    "election/campaign",
+    "election/proclaim",
+    "election/leader",
+    "election/observe",
+    "election/resign",
+];
+
+fn is_route(route: &str) -> bool {
+    ROUTES.contains(&route)
+}
+
+/// The largest JSON body read: twice the largest gRPC message the server takes
+/// (base64 makes bytes a third longer, and names and quotes add to it).
+fn body_limit(ctx: &Ctx) -> usize {
+    ctx.max_request_bytes.saturating_add(512 * 1024).saturating_mul(2)
+}
+
+/// The largest request message, as the gRPC face's decoding limit.
+fn message_limit(limit: usize) -> usize {
+    limit / 2
+}
+
+/// The token a gateway request carries: the `Authorization` header, as
+/// grpc-gateway forwards it (etcd reads the `authorization` metadata as a token).
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// The gRPC request the service sees: the message, the `authorization` metadata and
+/// any `Grpc-Metadata-<key>` headers as `<key>`. No client certificate: the gateway
+/// never stands for a certificate's user (etcd's rule).
+fn grpc_request<T>(parts: &Parts, msg: T) -> tonic::Request<T> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &parts.headers {
+        if name == header::AUTHORIZATION {
+            headers.append(name.clone(), value.clone());
+        } else if let Some(key) = name.as_str().strip_prefix("grpc-metadata-") {
+            if let Ok(key) = tonic::codegen::http::HeaderName::from_bytes(key.as_bytes()) {
+                headers.append(key, value.clone());
+            }
+        }
+    }
+    tonic::Request::from_parts(MetadataMap::from_headers(headers), Default::default(), msg)
+}
+
+/// The request message of a unary call (or of a server stream): the whole body as
+/// one JSON object; an empty body is the empty request.
+async fn decode_body<T: DeserializeOwned + Default + prost::Message>(
+    body: Body,
+    limit: usize,
+) -> Result<T, Status> {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| too_large_or(format!("{e}"), limit))?;
+    let msg = decode_json::<T>(&bytes)?;
+    check_size(&msg, limit)?;
+    Ok(msg)
+}
+
+fn decode_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Status> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
+    match stream.next() {
+        Some(Ok(msg)) => Ok(msg),
+        Some(Err(e)) => Err(Status::invalid_argument(e.to_string())),
+        None => Ok(T::default()),
+    }
+}
+
+/// A request whose protobuf form is over the gRPC face's limit gets the gRPC face's
+/// answer.
+fn check_size<T: prost::Message>(msg: &T, limit: usize) -> Result<(), Status> {
+    let len = msg.encoded_len();
+    let max = message_limit(limit);
+    if len > max {
+        return Err(Status::resource_exhausted(format!(
+            "grpc: received message larger than max ({len} vs. {max})"
+        )));
+    }
+    Ok(())
+}
+
+/// A body read failed: over the limit (the gRPC face's answer), or broken.
+fn too_large_or(reason: String, limit: usize) -> Status {
+    if reason.contains("length limit exceeded") {
+        Status::resource_exhausted(format!(
+            "grpc: received message larger than max (more than {limit} JSON bytes vs. {})",
+            message_limit(limit)
+        ))
+    } else {
+        Status::invalid_argument(reason)
+    }
+}
+
+type Requests<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The request side of a bidirectional stream: the JSON objects of the body, one
+/// after another. A first object that does not decode is the call's error (as
+/// grpc-gateway); a later one ends the request side, as the end of the body does.
+async fn json_requests<T>(body: Body, limit: usize) -> Result<Requests<T>, Status>
+where
+    T: DeserializeOwned + prost::Message + Send + 'static,
+{
+    let mut reader = JsonReader { body: body.into_data_stream(), buf: Vec::new(), limit };
+    let first = reader.next::<T>().await?;
+    let Some(first) = first else {
+        return Ok(Box::pin(futures::stream::empty()));
+    };
+    let rest = futures::stream::unfold(reader, |mut reader| async move {
+        match reader.next::<T>().await {
+            Ok(Some(msg)) => Some((Ok(msg), reader)),
+            Ok(None) | Err(_) => None,
+        }
+    });
+    Ok(Box::pin(futures::stream::once(async move { Ok(first) }).chain(rest)))
+}
+
+/// Reads JSON objects one at a time from a body that arrives in chunks.
+struct JsonReader {
+    body: BodyDataStream,
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl JsonReader {
+    /// The next object; `None` at the end of the body.
+    async fn next<T: DeserializeOwned + prost::Message>(&mut self) -> Result<Option<T>, Status> {
+        loop {
+            let start = self.buf.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(self.buf.len());
+            self.buf.drain(..start);
+            if !self.buf.is_empty() {
+                let mut stream = serde_json::Deserializer::from_slice(&self.buf).into_iter::<T>();
+                match stream.next() {
+                    Some(Ok(msg)) => {
+                        let used = stream.byte_offset();
+                        self.buf.drain(..used);
+                        check_size(&msg, self.limit)?;
+                        return Ok(Some(msg));
+                    }
+                    Some(Err(e)) if !e.is_eof() => return Err(Status::invalid_argument(e.to_string())),
+                    _ => {}
+                }
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => {
+                    self.buf.extend_from_slice(&chunk);
+                    if self.buf.len() > self.limit {
+                        return Err(too_large_or("length limit exceeded".into(), self.limit));
+                    }
+                }
+                Some(Err(e)) => return Err(Status::invalid_argument(e.to_string())),
+                None if self.buf.is_empty() => return Ok(None),
+                None => return Err(Status::invalid_argument("unexpected EOF")),
+            }
+        }
+    }
+}
+
+/// A unary answer: the message as JSON, or the error.
+fn answer<T: Serialize>(result: Result<tonic::Response<T>, Status>) -> Response {
+    match result {
+        Ok(resp) => match serde_json::to_vec(resp.get_ref()) {
+            Ok(body) => with_gateway_headers(json(StatusCode::OK, body)),
+            Err(e) => error_response(&Status::internal(e.to_string())),
+        },
+        Err(e) => error_response(&e),
+    }
+}
+
+/// What grpc-gateway adds to every answer: the gRPC response's content type, as
+/// forwarded server metadata.
+fn with_gateway_headers(mut resp: Response) -> Response {
+    resp.headers_mut().insert("grpc-metadata-content-type", HeaderValue::from_static("application/grpc"));
+    resp
+}
+
+/// grpc-gateway's HTTP status for a gRPC code.
+pub fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::Cancelled => StatusCode::REQUEST_TIMEOUT,
+        Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    code: i32,
+    message: &'a str,
+}
+
+/// A failed unary call: `{"error", "code", "message"}` with the mapped status.
+pub fn error_response(status: &Status) -> Response {
+    let body = ErrorBody { error: status.message(), code: status.code() as i32, message: status.message() };
+    let bytes = serde_json::to_vec(&body)
+        .unwrap_or_else(|_| b"{\"error\": \"failed to marshal error message\"}".to_vec());
+    json(http_status(status.code()), bytes)
+}
+
+#[derive(Serialize)]
+struct StreamError<'a> {
+    grpc_code: i32,
+    http_code: u16,
+    message: &'a str,
+    http_status: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorChunk<'a> {
+    error: StreamError<'a>,
+}
+
+#[derive(Serialize)]
+struct ResultChunk<'a, T> {
+    result: &'a T,
+}
+
+/// One message of a stream: `{"result": …}` and a newline.
+fn result_chunk<T: Serialize>(msg: &T) -> bytes::Bytes {
+    match serde_json::to_vec(&ResultChunk { result: msg }) {
+        Ok(mut v) => {
+            v.push(b'\n');
+            v.into()
+        }
+        Err(e) => error_chunk(&Status::internal(e.to_string())),
+    }
+}
+
+/// The error that ends a stream.
+fn error_chunk(status: &Status) -> bytes::Bytes {
+    let http = http_status(status.code());
+    let chunk = ErrorChunk {
+        error: StreamError {
+            grpc_code: status.code() as i32,
+            http_code: http.as_u16(),
+            message: status.message(),
+            http_status: http.canonical_reason().unwrap_or(""),
+        },
+    };
+    serde_json::to_vec(&chunk).unwrap_or_default().into()
+}
+
+/// A streamed answer. The status line waits for the first message: a stream that
+/// fails before any message answers with the error's HTTP status, as grpc-gateway.
+async fn stream_response<T, S>(mut stream: S) -> Response
+where
+    T: Serialize + Send + 'static,
+    S: Stream<Item = Result<T, Status>> + Send + Unpin + 'static,
+{
+    let (status, first) = match stream.next().await {
+        None => (StatusCode::OK, None),
+        Some(Ok(msg)) => (StatusCode::OK, Some(result_chunk(&msg))),
+        Some(Err(e)) => (http_status(e.code()), Some(error_chunk(&e))),
+    };
+    let failed = status != StatusCode::OK;
+    let rest = futures::stream::unfold((stream, failed), |(mut stream, done)| async move {
+        if done {
+            return None;
+        }
+        match stream.next().await {
+            None => None,
+            Some(Ok(msg)) => Some((result_chunk(&msg), (stream, false))),
+            Some(Err(e)) => Some((error_chunk(&e), (stream, true))),
+        }
+    });
+    let chunks = futures::stream::iter(first).chain(rest).map(Ok::<_, std::convert::Infallible>);
+    let mut resp = Response::new(Body::from_stream(chunks));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    with_gateway_headers(resp)
+}

@@ -1,0 +1,92 @@
+//! `server::http`: the HTTP face of the client port, served on the same listeners as
+//! gRPC (plain and TLS, HTTP/1.1 and h2c, as etcd serves both on one port).
+//!
+//! A request whose content type is `application/grpc` goes to the gRPC services;
+//! everything else lands here and is routed by path:
+//! - `/v3/…` (and `/v3beta/…`, `/v3alpha/…`, its aliases): etcd's JSON gateway
+//!   ([`gateway`]), which only translates JSON and calls the gRPC service handlers
+//!   in-process, so auth, leader routing and timeouts stay written once;
+//! - `/health`, `/livez`, `/readyz`, `/version` ([`health`]);
+//! - `/metrics` (Prometheus text, when the metrics module serves it);
+//! - anything else: Go's `404 page not found`.
+//!
+//! Real build only: the simulated network carries no HTTP.
+
+pub mod gateway;
+pub mod health;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use tonic::codegen::http::{header, HeaderValue, StatusCode};
+
+use super::Ctx;
+
+/// The client port's router: `grpc` (tonic's routes as an axum router) with every
+/// other request answered by this module.
+pub fn router(ctx: Ctx, grpc: axum::Router) -> axum::Router {
+    grpc.fallback(move |req: Request| {
+        let ctx = ctx.clone();
+        async move { handle(ctx, req).await }
+    })
+}
+
+/// A request no gRPC service route matched.
+async fn handle(ctx: Ctx, req: Request) -> Response {
+    if is_grpc(&req) {
+        // What tonic answers for a service it does not know.
+        let (parts, ()) = tonic::Status::unimplemented("").into_http::<()>().into_parts();
+        return Response::from_parts(parts, Body::empty());
+    }
+    let path = req.uri().path().to_string();
+    if let Some(route) = gateway_route(&path) {
+        let route = route.to_string();
+        return gateway::handle(&ctx, &route, req).await;
+    }
+    let (parts, _body) = req.into_parts();
+    match path.as_str() {
+        "/health" => health::health(&ctx, &parts).await,
+        "/livez" => health::livez(&ctx, &parts).await,
+        "/readyz" => health::readyz(&ctx, &parts).await,
+        "/version" => health::version(&parts),
+        _ => go_error(StatusCode::NOT_FOUND, "404 page not found"),
+    }
+}
+
+fn is_grpc(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+/// The gateway route of `path` (`kv/range` for `/v3/kv/range`), if it is one: etcd
+/// serves `/v3beta/` and `/v3alpha/` as aliases of `/v3/`.
+pub fn gateway_route(path: &str) -> Option<&str> {
+    ["/v3/", "/v3beta/", "/v3alpha/"].iter().find_map(|prefix| path.strip_prefix(prefix))
+}
+
+/// A plain-text answer as Go's `http.Error` writes it: the message and a newline.
+pub fn go_error(status: StatusCode, message: &str) -> Response {
+    let mut resp = Response::new(Body::from(format!("{message}\n")));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+/// `405 Method Not Allowed`, naming the allowed method.
+pub fn method_not_allowed(allow: &'static str) -> Response {
+    let mut resp = go_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// A JSON answer.
+pub fn json(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
