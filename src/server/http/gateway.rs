@@ -20,6 +20,7 @@
 //! side is closed.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use axum::body::{Body, BodyDataStream};
 use axum::extract::Request;
@@ -27,6 +28,7 @@ use axum::response::Response;
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 use tonic::codegen::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
@@ -49,15 +51,30 @@ use crate::server::lock::LockService;
 use crate::server::maintenance::MaintenanceService;
 use crate::server::watch::WatchService;
 
-/// Answer one gateway request; `route` is the path after `/v3/`.
-pub async fn handle(ctx: &Ctx, route: &str, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+/// Answer one gateway request; `route` is the path after `/v3/`. The call holds one
+/// of `streams` until its answer (a stream: its last message) is sent.
+pub async fn handle(ctx: &Ctx, streams: &Arc<Semaphore>, route: &str, req: Request) -> Response {
     if !is_route(route) {
         return super::go_error(StatusCode::NOT_FOUND, "Not Found");
     }
-    if parts.method != Method::POST {
+    if req.method() != Method::POST {
         return method_not_allowed("POST");
     }
+    let Ok(permit) = streams.clone().acquire_owned().await else {
+        return error_response(&Status::unavailable("the gateway is shutting down"));
+    };
+    let resp = call(ctx, route, req).await;
+    resp.map(|body| {
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let _held = &permit;
+            chunk
+        }))
+    })
+}
+
+/// Decode, call the service, encode.
+async fn call(ctx: &Ctx, route: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
     let limit = body_limit(ctx);
     let ctx = ctx.clone();
 

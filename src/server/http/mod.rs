@@ -15,24 +15,31 @@
 pub mod gateway;
 pub mod health;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use tonic::codegen::http::{header, HeaderValue, StatusCode};
 
 use super::Ctx;
+use tokio::sync::Semaphore;
 
 /// The client port's router: `grpc` (tonic's routes as an axum router) with every
-/// other request answered by this module.
-pub fn router(ctx: Ctx, grpc: axum::Router) -> axum::Router {
+/// other request answered by this module. The gateway calls of one listener share
+/// `max_streams` concurrent calls (`--max-concurrent-streams`): etcd's gateway is one
+/// gRPC client connection per listener, so that many streams are all it may have
+/// open; a call past them waits for one to end.
+pub fn router(ctx: Ctx, grpc: axum::Router, max_streams: u32) -> axum::Router {
+    let streams = Arc::new(Semaphore::new(max_streams as usize));
     grpc.fallback(move |req: Request| {
-        let ctx = ctx.clone();
-        async move { handle(ctx, req).await }
+        let (ctx, streams) = (ctx.clone(), streams.clone());
+        async move { handle(ctx, streams, req).await }
     })
 }
 
 /// A request no gRPC service route matched.
-async fn handle(ctx: Ctx, req: Request) -> Response {
+async fn handle(ctx: Ctx, streams: Arc<Semaphore>, req: Request) -> Response {
     if is_grpc(&req) {
         // What tonic answers for a service it does not know.
         let (parts, ()) = tonic::Status::unimplemented("").into_http::<()>().into_parts();
@@ -41,7 +48,7 @@ async fn handle(ctx: Ctx, req: Request) -> Response {
     let path = req.uri().path().to_string();
     if let Some(route) = gateway_route(&path) {
         let route = route.to_string();
-        return gateway::handle(&ctx, &route, req).await;
+        return gateway::handle(&ctx, &streams, &route, req).await;
     }
     let (parts, _body) = req.into_parts();
     match path.as_str() {
