@@ -1,9 +1,10 @@
 //! The embedding API: start a MetaStore node in-process from a [`Config`] and a
 //! [`Disk`], serve etcd's gRPC API on its client URLs, stop it cleanly.
 //!
-//! On-disk layout under `--data-dir` (as etcd's): `member/wal/` (raft log segments),
-//! `member/snap/` (state snapshots), `member/vote`, `member/identity` (member and
-//! cluster IDs fixed at bootstrap, checked on every start).
+//! On-disk layout under `--data-dir` (as etcd's): `member/wal/` (raft log segments;
+//! in `--wal-dir` itself when that is given), `member/snap/` (state snapshots),
+//! `member/vote`, `member/identity` (member and cluster IDs fixed at bootstrap,
+//! checked on every start).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,6 +40,8 @@ pub struct Node {
     /// Addresses actually bound, in `--listen-client-urls` order (one per address:
     /// `http://` and `https://` on one port share it).
     pub client_addrs: Vec<SocketAddr>,
+    /// `/metrics` reads this member's figures while it runs.
+    _metrics: crate::metrics::NodeRegistration,
 }
 
 /// Group `--initial-cluster` by member name: name → peer URLs.
@@ -97,7 +100,8 @@ fn load_identity(disk: &dyn Disk, path: &Path) -> Result<Option<Identity>, Strin
 
 /// `metastore snapshot restore`: make `cfg.data_dir` the data dir of member
 /// `cfg.name` of a new cluster whose members are `--initial-cluster` (checked as a
-/// bootstrap checks them), holding `state`. Never touches an existing data dir. Every
+/// bootstrap checks them), holding `state`, with an empty `--wal-dir` if one is given.
+/// Never touches an existing data dir or WAL dir. Every
 /// member restored from the same state with the same cluster flags gets the same
 /// snapshot and membership (see `raft::restore`); starting `metastore` on it with
 /// those flags serves the state.
@@ -110,6 +114,9 @@ pub fn restore_data_dir(
     if disk.exists(data_dir) {
         return Err(format!("data-dir {:?} exists", cfg.data_dir));
     }
+    if !cfg.wal_dir.is_empty() && disk.exists(Path::new(&cfg.wal_dir)) {
+        return Err(format!("wal-dir {:?} exists", cfg.wal_dir));
+    }
     let (identity, mut members) = bootstrap_identity(cfg)?;
     // Alike on every member; each publishes its client URLs once it serves.
     for m in members.values_mut() {
@@ -118,10 +125,34 @@ pub fn restore_data_dir(
     let member_dir = data_dir.join("member");
     disk.create_dir_all(&member_dir).map_err(|e| format!("create {}: {e}", member_dir.display()))?;
     crate::raft::restore::write_restored_snapshot(disk, &member_dir, state, members)?;
+    if !cfg.wal_dir.is_empty() {
+        // Empty, as etcd's restore leaves it save for its first records: the member's
+        // log starts after the restored snapshot.
+        let wal_dir = cfg.wal_dir_path();
+        disk.create_dir_all(&wal_dir).map_err(|e| format!("create {}: {e}", wal_dir.display()))?;
+    }
     let id_path = member_dir.join("identity");
     let bytes = bincode::serialize(&identity).map_err(|e| e.to_string())?;
     meta::save_small_file(disk, &id_path, &bytes).map_err(|e| format!("write {}: {e}", id_path.display()))?;
     Ok(identity)
+}
+
+/// A member that has started before and is now given `--wal-dir` must find its log
+/// there: if `<member>/wal` holds segments and the dedicated directory holds none,
+/// starting would forget the log (and the votes it implies), so refuse.
+fn check_wal_location(disk: &dyn Disk, cfg: &Config, member_dir: &Path) -> Result<(), String> {
+    let default_dir = member_dir.join("wal");
+    let wal_dir = cfg.wal_dir_path();
+    let has_segments =
+        |dir: &Path| disk.list_dir(dir).is_ok_and(|names| names.iter().any(|n| n.ends_with(".wal")));
+    if wal_dir != default_dir && has_segments(&default_dir) && !has_segments(&wal_dir) {
+        return Err(format!(
+            "the raft log is in {} but --wal-dir is {:?}: move its segments there, or start without --wal-dir",
+            default_dir.display(),
+            cfg.wal_dir
+        ));
+    }
+    Ok(())
 }
 
 /// Resolve a listen URL (http or https) to a socket address (loopback names resolve
@@ -251,6 +282,26 @@ async fn check_peers_cluster(cfg: &Config, identity: &Identity, tls: &PeerTls) -
     Ok(())
 }
 
+/// The figures `/metrics` reads from this member on each scrape.
+fn metrics_sample(ctx: &Context) -> crate::metrics::NodeSample {
+    let rs = ctx.node.status();
+    let state = ctx.node.state().read();
+    crate::metrics::NodeSample {
+        member_id: ctx.member_id,
+        has_leader: rs.leader.is_some(),
+        is_leader: rs.is_leader,
+        is_learner: rs.is_learner,
+        committed_index: rs.committed_index,
+        applied_index: rs.applied_index,
+        quota_backend_bytes: ctx.quota_backend_bytes,
+        db_size_bytes: state.size_bytes(),
+        db_size_in_use_bytes: state.size_bytes(),
+        live_keys: state.live_keys(),
+        current_revision: state.kv.current_revision(),
+        compact_revision: state.kv.compact_revision(),
+    }
+}
+
 impl Node {
     /// Start a node: open or bootstrap its data, start raft, wait for a leader,
     /// start serving clients.
@@ -287,6 +338,9 @@ impl Node {
         if !fresh && identity.name != cfg.name {
             tracing::warn!(stored = %identity.name, flag = %cfg.name, "data dir belongs to another member name");
         }
+        if !fresh {
+            check_wal_location(disk.as_ref(), cfg, &member_dir)?;
+        }
         check_peers_cluster(cfg, &identity, &tls.peer_client).await?;
         let raft_cfg = RaftConfig {
             member_id: identity.member_id,
@@ -300,6 +354,7 @@ impl Node {
             limits: ApplyLimits { max_txn_ops: cfg.max_txn_ops },
             clock: clock.clone(),
             peer_tls: tls.peer_client.clone(),
+            wal_dir: cfg.wal_dir_path(),
         };
         let node = RaftNode::start(disk.clone(), &member_dir, raft_cfg).await?;
         on_raft(&node);
@@ -356,6 +411,7 @@ impl Node {
             cluster_id: identity.cluster_id,
             member_id: identity.member_id,
             max_request_bytes: cfg.max_request_bytes,
+            max_concurrent_streams: cfg.max_concurrent_streams,
             quota_backend_bytes: cfg.quota_backend_bytes,
             request_timeout: Duration::from_millis(5000 + 2 * cfg.election_timeout_ms),
             min_lease_ttl_s: crate::lease::min_lease_ttl_s(
@@ -384,7 +440,9 @@ impl Node {
             client_addrs.push(bound);
             servers.push(handle);
         }
-        Ok(Node { ctx, shutdown, servers, client_addrs })
+        let metrics_ctx = ctx.clone();
+        let _metrics = crate::metrics::register_node(move || metrics_sample(&metrics_ctx));
+        Ok(Node { ctx, shutdown, servers, client_addrs, _metrics })
     }
 
     pub fn member_id(&self) -> u64 {

@@ -51,6 +51,8 @@ pub struct Context {
     pub cluster_id: u64,
     pub member_id: u64,
     pub max_request_bytes: usize,
+    /// `--max-concurrent-streams` (see `http::router`).
+    pub max_concurrent_streams: u32,
     pub quota_backend_bytes: u64,
     /// How long a proposal may wait before "etcdserver: request timed out".
     pub request_timeout: Duration,
@@ -208,8 +210,11 @@ pub async fn serve(
             .add_service(lock)
             .add_service(election)
             .add_service(auth);
-        let app = http::router(ctx.clone(), grpc.into_axum_router(), u32::MAX);
-        tonic::transport::Server::builder().accept_http1(true).add_routes(tonic::service::Routes::from(app))
+        let app = http::router(ctx.clone(), grpc.into_axum_router(), ctx.max_concurrent_streams);
+        tonic::transport::Server::builder()
+            .accept_http1(true)
+            .max_concurrent_streams(Some(ctx.max_concurrent_streams))
+            .add_routes(tonic::service::Routes::from(app))
     };
     #[cfg(madsim)]
     let _ = max_msg;
