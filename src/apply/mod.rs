@@ -180,6 +180,9 @@ pub struct KvState {
     /// Approximate bytes held by the store (keys, values, per-version overhead):
     /// what `--quota-backend-bytes` and Status's dbSize measure.
     size_bytes: u64,
+    /// Keys that exist now (deleted ones not counted): what `/metrics` reports as
+    /// etcd's `keys_total`.
+    live_keys: u64,
     /// Published member attributes, by member ID.
     pub members: BTreeMap<u64, MemberAttrs>,
 }
@@ -213,6 +216,17 @@ fn events_size(events: &[Event]) -> u64 {
     events.iter().map(|e| (e.kv.key.len() + e.kv.value.len()) as u64 + VERSION_OVERHEAD_BYTES).sum()
 }
 
+/// Keys created (a put at version 1 starts a key's life) minus keys deleted.
+fn live_keys_delta(events: &[Event]) -> i64 {
+    events
+        .iter()
+        .map(|e| match e.kind {
+            EventType::Put => i64::from(e.kv.version == 1),
+            EventType::Delete => -1,
+        })
+        .sum()
+}
+
 impl KvState {
     pub fn new(limits: ApplyLimits) -> Self {
         KvState {
@@ -223,6 +237,7 @@ impl KvState {
             alarms: Alarms::default(),
             limits,
             size_bytes: 0,
+            live_keys: 0,
             members: BTreeMap::new(),
         }
     }
@@ -240,6 +255,7 @@ impl KvState {
         auth.refresh_perms();
         KvState {
             size_bytes: store_size(&kv),
+            live_keys: kv.live_key_count() as u64,
             kv,
             leases,
             auth,
@@ -254,6 +270,11 @@ impl KvState {
         self.size_bytes
     }
 
+    /// Keys that exist now (not deleted).
+    pub fn live_keys(&self) -> u64 {
+        self.live_keys
+    }
+
     pub fn apply(&mut self, req: &Request) -> Applied {
         self.apply_with_events(req).0
     }
@@ -264,6 +285,7 @@ impl KvState {
         let mut changes = Vec::new();
         let result = self.apply_request(req).map(|(response, events)| {
             self.size_bytes += events_size(&events);
+            self.live_keys = self.live_keys.saturating_add_signed(live_keys_delta(&events));
             self.track_lease_keys(&events);
             changes = events;
             response
@@ -562,6 +584,30 @@ mod tests {
         assert_eq!(back.members.get(&7), Some(&attrs));
         assert_eq!(back.size_bytes(), st.size_bytes());
         assert!(KvState::decode(&st.encode()[..10], ApplyLimits::default()).is_err());
+    }
+
+    #[test]
+    fn live_keys_follow_puts_deletes_and_revokes() {
+        let mut st = KvState::new(ApplyLimits::default());
+        let put = |k: &str, lease: i64| {
+            Request::Put(PutRequest { key: k.into(), value: b"v".to_vec(), lease, ..Default::default() })
+        };
+        st.apply(&Request::LeaseGrant { id: 5, ttl_s: 60 });
+        for r in [put("a", 0), put("a", 0), put("b", 0), put("c", 5), put("d", 5)] {
+            assert!(st.apply(&r).result.is_ok());
+        }
+        assert_eq!(st.live_keys(), 4, "a second put of a creates nothing");
+        let delete =
+            DeleteRangeRequest { key: b"a".to_vec(), range_end: b"c".to_vec(), ..Default::default() };
+        assert!(st.apply(&Request::DeleteRange(delete)).result.is_ok());
+        assert!(st.apply(&Request::LeaseRevoke { id: 5 }).result.is_ok());
+        assert_eq!(st.live_keys(), 0);
+        assert!(st.apply(&put("a", 0)).result.is_ok());
+        assert!(st.apply(&Request::Compact { revision: st.kv.current_revision() }).result.is_ok());
+        assert_eq!(st.live_keys(), 1, "a new life of a; compaction changes nothing");
+        assert_eq!(st.kv.live_key_count(), 1);
+        let back = KvState::decode(&st.encode(), ApplyLimits::default()).unwrap();
+        assert_eq!(back.live_keys(), 1, "counted again from the snapshot");
     }
 
     /// `encode` writes the image field by field: byte for byte what bincode makes of

@@ -1,13 +1,14 @@
 //! `env`: the one door to the world. Time ([`clock`]), persistent bytes ([`disk`]),
-//! randomness ([`random`]) and task spawning ([`spawn`], [`blocking`]) go through
-//! here; the network goes through `tonic` (madsim-tonic). Under `cfg(madsim)` each of
-//! them is the simulator's; otherwise the real thing. Everything outside this module
-//! is forbidden (clippy `disallowed-methods`) from touching std::fs, threads, wall
-//! clocks or OS randomness.
+//! randomness ([`random`]), task spawning ([`spawn`], [`blocking`]) and the process's
+//! own resource figures ([`proc_stats`]) go through here; the network goes through
+//! `tonic` (madsim-tonic). Under `cfg(madsim)` each of them is the simulator's;
+//! otherwise the real thing. Everything outside this module is forbidden (clippy
+//! `disallowed-methods`) from touching std::fs, threads, wall clocks or OS randomness.
 
 pub mod clock;
 pub mod disk;
 pub mod fs_disk;
+pub mod proc_stats;
 pub mod random;
 pub mod sim_disk;
 

@@ -68,6 +68,11 @@ impl KvStore {
         self.index.len()
     }
 
+    /// Keys that exist now: their newest version is not a deletion.
+    pub fn live_key_count(&self) -> usize {
+        self.index.values().filter(|k| k.latest().is_some()).count()
+    }
+
     /// Stored versions, tombstones included: what compaction reclaims.
     pub fn stored_revision_count(&self) -> usize {
         self.index.values().map(KeyIndex::stored_len).sum()

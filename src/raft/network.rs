@@ -54,6 +54,8 @@ pub struct Peer {
     cluster_id: u64,
     removed: Arc<AtomicBool>,
     tls: PeerTls,
+    /// Heartbeat round trips to this peer (`etcd_network_peer_round_trip_time_seconds`).
+    rtt: crate::metrics::PeerRtt,
 }
 
 /// Connect to `url` with a timeout (over TLS for an `https://` URL).
@@ -88,6 +90,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             cluster_id: self.cluster_id,
             removed: self.removed.clone(),
             tls: self.tls.clone(),
+            rtt: crate::metrics::peer_rtt(target),
         }
     }
 }
@@ -159,7 +162,16 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(&rpc, option.soft_ttl(), |mut c, m| async move { c.append_entries(m).await }).await
+        // A heartbeat carries no entries: its answer times the round trip alone, as
+        // etcd's prober does.
+        let heartbeat = rpc.entries.is_empty();
+        let sent = crate::metrics::Timer::start();
+        let answer =
+            self.call(&rpc, option.soft_ttl(), |mut c, m| async move { c.append_entries(m).await }).await;
+        if heartbeat && answer.is_ok() {
+            self.rtt.observe(sent.elapsed());
+        }
+        answer
     }
 
     async fn vote(

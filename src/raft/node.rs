@@ -210,6 +210,8 @@ impl RaftNode {
         let raft = Raft::new(cfg.member_id, Arc::new(rc), network, log, sm)
             .await
             .map_err(|e| format!("start raft: {e}"))?;
+        #[cfg(not(madsim))]
+        count_leader_changes(&raft);
         if cfg.bootstrap && pristine {
             raft.initialize(cfg.initial_members.clone()).await.map_err(|e| format!("bootstrap raft: {e}"))?;
         }
@@ -260,6 +262,14 @@ impl RaftNode {
     /// it tries again, as etcd holds a request until a leader takes it. Only when
     /// nothing was sent: a write that may have reached a leader is never sent twice.
     pub async fn propose_within(&self, req: Request, wait: Duration) -> Result<Applied, Error> {
+        let proposal = crate::metrics::Proposal::start();
+        let result = self.propose_routed(req, wait).await;
+        proposal.finish(result.is_ok());
+        result
+    }
+
+    /// [`RaftNode::propose_within`], uncounted.
+    async fn propose_routed(&self, req: Request, wait: Duration) -> Result<Applied, Error> {
         // Find a leader to send to (nothing is sent while looking).
         let target = tokio::time::timeout(wait, async {
             loop {
@@ -434,6 +444,29 @@ impl RaftNode {
             tracing::warn!(error = %e, "raft shutdown");
         }
     }
+}
+
+/// Count each new leader this member sees (`etcd_server_leader_changes_seen_total`):
+/// a member, not "none", other than the last one seen (so the same leader again after
+/// a spell without one counts, as in etcd). Real build only: the simulator's members
+/// share the counters and never read them, and a task of its own would change every
+/// seed's schedule.
+#[cfg(not(madsim))]
+fn count_leader_changes(raft: &Raft) {
+    let mut rx = raft.metrics();
+    crate::env::spawn(async move {
+        let mut last = None;
+        loop {
+            let leader = rx.borrow_watched().current_leader;
+            if leader.is_some() && leader != last {
+                crate::metrics::leader_changed();
+            }
+            last = leader;
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 /// The status `m` describes.

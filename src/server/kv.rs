@@ -109,6 +109,7 @@ impl Kv for KvService {
             }
             (state.kv.range(&req).map_err(status)?, state.kv.current_revision())
         };
+        crate::metrics::range_served();
         let mut out = convert::range_response(resp);
         out.header = self.ctx.header(rev);
         Ok(Response::new(out))
@@ -176,6 +177,7 @@ impl Kv for KvService {
             }
             let (resp, rev) =
                 (state.kv.txn_read_only(&req, max_ops).map_err(status)?, state.kv.current_revision());
+            crate::metrics::txn_served(&resp);
             return Ok(Response::new(convert::txn_response_to_pb(resp, self.ctx.header_value(rev))));
         }
         self.ctx.check_quota(Self::txn_cost(&req)).await?;

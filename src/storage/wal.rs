@@ -281,7 +281,9 @@ impl Wal {
         let file = self.current.as_mut().expect("the current segment is open");
         file.append(&self.batch.bytes).map_err(WalError::io("append", &path))?;
         if !crate::mutant!(AckBeforeFsync) {
+            let fsync = crate::metrics::Timer::start();
             file.sync().map_err(WalError::io("fdatasync", &path))?;
+            crate::metrics::wal_fsync(fsync.elapsed());
         }
         let batch = std::mem::take(&mut self.batch);
         segment.bytes += batch.bytes.len() as u64;

@@ -1,0 +1,67 @@
+//! `metrics::render` of a member started in-process, after real client requests: the
+//! node's figures come from the node and the counters move with what it served, as
+//! etcd's e2e `TestV3Metrics` reads them (put and delete counts, live keys, version).
+//! (`/metrics` over HTTP is the real-process tests' part.)
+
+#![cfg(not(madsim))]
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use std::sync::Arc;
+
+use etcd_client::{Client, DeleteOptions};
+use metastore::env::fs_disk::FsDisk;
+use metastore::node::Node;
+
+/// The value of the sample line that is exactly `series` (name and labels), if any.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_reports_what_it_served() {
+    let dir = support::temp_dir("metrics");
+    let (client_port, peer_port) = (support::free_port(), support::free_port());
+    let args = support::args(&dir, client_port, peer_port, &[]);
+    let cfg = metastore::config::parse(&args, &|_| None).expect("flags");
+    let node = Node::start(&cfg, Arc::new(FsDisk::new())).await.expect("start");
+    let endpoint = format!("http://127.0.0.1:{client_port}");
+    let mut c = Client::connect([endpoint], None).await.expect("connect");
+
+    let before = metastore::metrics::render();
+    let puts0 = sample(&before, "etcd_mvcc_put_total").unwrap();
+    let deletes0 = sample(&before, "etcd_mvcc_delete_total").unwrap();
+    let ranges0 = sample(&before, "etcd_mvcc_range_total").unwrap();
+    c.put("k", "v", None).await.unwrap();
+    for i in 1..=3 {
+        c.put(i.to_string(), "v", None).await.unwrap();
+        c.delete(i.to_string(), Some(DeleteOptions::new())).await.unwrap();
+    }
+    c.get("k", None).await.unwrap();
+
+    let text = metastore::metrics::render();
+    assert_eq!(sample(&text, "etcd_server_has_leader"), Some(1.0));
+    assert_eq!(sample(&text, "etcd_server_is_leader"), Some(1.0));
+    assert!(sample(&text, "etcd_server_leader_changes_seen_total").unwrap() >= 1.0, "its own election");
+    assert_eq!(sample(&text, "etcd_debugging_mvcc_keys_total"), Some(1.0), "k; 1, 2, 3 deleted");
+    assert_eq!(sample(&text, "etcd_mvcc_put_total").unwrap() - puts0, 4.0);
+    assert_eq!(sample(&text, "etcd_mvcc_delete_total").unwrap() - deletes0, 3.0);
+    assert!(sample(&text, "etcd_mvcc_range_total").unwrap() > ranges0);
+    let applied = sample(&text, "etcd_server_proposals_applied_total").unwrap();
+    assert!(applied >= 7.0 && sample(&text, "etcd_server_proposals_committed_total").unwrap() >= applied);
+    assert!(sample(&text, "etcd_mvcc_db_total_size_in_bytes").unwrap() > 0.0);
+    assert!(
+        sample(&text, "etcd_disk_wal_fsync_duration_seconds_count").unwrap() >= 7.0,
+        "one per write at least"
+    );
+    let id = format!("etcd_server_id{{server_id=\"{:x}\"}}", node.member_id());
+    assert_eq!(sample(&text, &id), Some(1.0));
+    let version = format!("etcd_server_version{{server_version=\"{}\"}}", metastore::server::SERVER_VERSION);
+    assert_eq!(sample(&text, &version), Some(1.0));
+
+    node.stop().await;
+    let after = metastore::metrics::render();
+    assert_eq!(sample(&after, "etcd_server_has_leader"), None, "a stopped member has no figures");
+    let _ = std::fs::remove_dir_all(&dir);
+}
