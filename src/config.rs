@@ -1,8 +1,11 @@
-//! Command-line flags and `ETCD_*` environment variables, parsed as etcd does:
-//! `--flag value`, `--flag=value`, `-flag value`; a flag `--foo-bar` may also come
-//! from `ETCD_FOO_BAR`; a flag on the command line wins over the environment.
-//! Defaults are etcd's. etcd flags this build does not act on yet are accepted with
-//! a warning, so MetaStore starts anywhere etcd starts.
+//! Command-line flags, `ETCD_*` environment variables and `--config-file`, read as
+//! etcd 3.4 reads them: `--flag value`, `--flag=value`, `-flag value`; a flag
+//! `--foo-bar` may also come from `ETCD_FOO_BAR`; a flag on the command line wins over
+//! the environment. With `--config-file` (or `ETCD_CONFIG_FILE`) the YAML file alone
+//! configures the member: other flags and `ETCD_*` variables are ignored, as in etcd.
+//! Defaults are etcd's. Every etcd 3.4 flag is accepted ([`flags::FLAGS`]); those
+//! MetaStore does not act on are warned about when set (docs/compat.md lists them),
+//! and a flag etcd does not have is refused with etcd's message and exit code.
 
 use std::collections::BTreeMap;
 
@@ -13,79 +16,20 @@ use crate::mvcc::compactor::{AutoCompaction, REVISION_INTERVAL_MS};
 /// deployments must not set it.
 pub const AUTO_COMPACTION_INTERVAL_ENV: &str = "METASTORE_AUTO_COMPACTION_INTERVAL_MS";
 
-/// Flags that take a value and that we act on, with etcd's defaults.
-const VALUE_FLAGS: &[(&str, &str)] = &[
-    ("name", "default"),
-    ("data-dir", ""),
-    ("wal-dir", ""),
-    ("listen-client-urls", "http://localhost:2379"),
-    ("advertise-client-urls", "http://localhost:2379"),
-    ("listen-peer-urls", "http://localhost:2380"),
-    ("initial-advertise-peer-urls", "http://localhost:2380"),
-    ("initial-cluster", ""),
-    ("initial-cluster-state", "new"),
-    ("initial-cluster-token", "etcd-cluster"),
-    ("snapshot-count", "100000"),
-    ("max-txn-ops", "128"),
-    ("max-request-bytes", "1572864"),
-    ("quota-backend-bytes", "0"),
-    ("experimental-watch-progress-notify-interval", "10m"),
-    ("heartbeat-interval", "100"),
-    ("election-timeout", "1000"),
-    ("auto-compaction-mode", "periodic"),
-    ("auto-compaction-retention", "0"),
-    ("log-level", "info"),
-    ("logger", "zap"),
-    ("log-outputs", "default"),
-    // TLS (src/tls/): client side, peer side, and the TLS 1.2 suites of both.
-    ("cert-file", ""),
-    ("key-file", ""),
-    ("trusted-ca-file", ""),
-    ("client-crl-file", ""),
-    ("peer-cert-file", ""),
-    ("peer-key-file", ""),
-    ("peer-trusted-ca-file", ""),
-    ("peer-crl-file", ""),
-    ("cipher-suites", ""),
-    // Auth (src/auth/, server/auth.rs).
-    ("auth-token", "simple"),
-    ("auth-token-ttl", "300"),
-    ("bcrypt-cost", "10"),
-    // Corruption checks (raft/corrupt.rs).
-    ("experimental-corrupt-check-time", "0s"),
-];
-
-/// Flags that are booleans (`--flag`, `--flag=true|false`).
-const BOOL_FLAGS: &[&str] = &[
-    "version",
-    "help",
-    "strict-reconfig-check",
-    "auto-tls",
-    "peer-auto-tls",
-    "client-cert-auth",
-    "experimental-initial-corrupt-check",
-    "peer-client-cert-auth",
-];
-
-/// Boolean flags whose default is true.
-const DEFAULT_TRUE_FLAGS: &[&str] = &["strict-reconfig-check"];
-
-/// Boolean etcd flags we accept but do not act on yet (never consume a value).
-const IGNORED_BOOL_FLAGS: &[&str] = &[
-    "debug",
-    "enable-pprof",
-    "enable-v2",
-    "force-new-cluster",
-    "experimental-enable-lease-checkpoint",
-    "pre-vote",
-    "enable-grpc-gateway",
-    "auth-token-ttl-only",
-];
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub name: String,
     pub data_dir: String,
+    /// --wal-dir: where the raft log's segments go; empty for `<data-dir>/member/wal`
+    /// (see [`Config::wal_dir_path`]).
+    pub wal_dir: String,
+    /// The `--config-file` this configuration came from (empty: flags and env).
+    pub config_file: String,
+    /// --logger: `zap` (JSON lines) or `capnslog` (etcd 3.4's text lines).
+    pub logger: String,
+    /// --log-outputs: `stderr`, `stdout`, file paths (unique, sorted, as etcd keeps
+    /// them); `default` is stderr.
+    pub log_outputs: Vec<String>,
     pub listen_client_urls: Vec<String>,
     pub advertise_client_urls: Vec<String>,
     pub listen_peer_urls: Vec<String>,
@@ -97,6 +41,9 @@ pub struct Config {
     pub snapshot_count: u64,
     pub max_txn_ops: usize,
     pub max_request_bytes: usize,
+    /// `--max-concurrent-streams`: streams one client connection may have open (gRPC
+    /// over HTTP/2; the JSON gateway of a listener shares that many calls, as etcd's).
+    pub max_concurrent_streams: u32,
     pub quota_backend_bytes: u64,
     pub heartbeat_interval_ms: u64,
     pub election_timeout_ms: u64,
@@ -107,6 +54,7 @@ pub struct Config {
     /// --auto-compaction-mode / --auto-compaction-retention; None when the retention
     /// is 0 (etcd's default: history is kept until a Compact RPC).
     pub auto_compaction: Option<AutoCompaction>,
+    /// --log-level: debug, info, warn, error, dpanic, panic or fatal.
     pub log_level: String,
     /// TLS of the client URLs: --cert-file, --key-file, --trusted-ca-file,
     /// --client-cert-auth, --auto-tls, --client-crl-file.
@@ -277,71 +225,135 @@ fn parse_bool(flag: &str, v: &str) -> Result<bool, String> {
     }
 }
 
-/// Parse args (without argv[0]) and an environment lookup.
-pub fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    let mut warnings = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
-        let Some(stripped) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-            return Err(format!("'{arg}' is not a valid flag"));
-        };
-        let (name, inline) = match stripped.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (stripped.to_string(), None),
-        };
-        let is_bool = BOOL_FLAGS.contains(&name.as_str()) || IGNORED_BOOL_FLAGS.contains(&name.as_str());
-        let value = match inline {
-            Some(v) => v,
-            None if is_bool => "true".to_string(),
-            None => {
-                let known = VALUE_FLAGS.iter().any(|(f, _)| *f == name);
-                match args.get(i) {
-                    Some(v) if known || !v.starts_with('-') => {
-                        i += 1;
-                        v.clone()
-                    }
-                    _ if known => return Err(format!("flag needs an argument: -{name}")),
-                    _ => String::new(),
-                }
-            }
-        };
-        if !is_known(&name) || IGNORED_BOOL_FLAGS.contains(&name.as_str()) {
-            warnings.push(format!("flag --{name} is accepted but not supported yet; ignoring it"));
+/// Why a configuration is refused, and how etcd says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The command line itself (Go's flag package: an undefined flag, a missing or
+    /// malformed value): etcd prints the message and its usage, and exits 2.
+    Usage(String),
+    /// A value or combination etcd's validation refuses: etcd prints
+    /// "error verifying flags, <message>. See 'etcd --help'." and exits 1.
+    Invalid(String),
+}
+
+impl ConfigError {
+    /// etcd's exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ConfigError::Usage(_) => 2,
+            ConfigError::Invalid(_) => 1,
         }
-        values.insert(name, value);
     }
-    let get = |flag: &str| -> String {
-        if let Some(v) = values.get(flag) {
-            return v.clone();
+
+    pub fn message(&self) -> &str {
+        match self {
+            ConfigError::Usage(m) | ConfigError::Invalid(m) => m,
         }
-        if let Some(v) = env(&env_name(flag)) {
-            return v;
-        }
-        VALUE_FLAGS.iter().find(|(f, _)| *f == flag).map(|(_, d)| d.to_string()).unwrap_or_default()
-    };
-    let get_bool = |flag: &str| -> Result<bool, String> {
-        match values.get(flag).cloned().or_else(|| env(&env_name(flag))) {
-            Some(v) => parse_bool(flag, &v),
-            None => Ok(DEFAULT_TRUE_FLAGS.contains(&flag)),
-        }
-    };
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl From<ConfigError> for String {
+    fn from(e: ConfigError) -> String {
+        e.message().to_string()
+    }
+}
+
+/// Parse args (without argv[0]) and an environment lookup; a `--config-file` is
+/// refused (only [`load`], given a way to read it, reads one).
+pub fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+    let no_files =
+        |path: &str| Err(format!("open {path}: config files are read only by the metastore binary"));
+    load(args, env, &no_files).map_err(String::from)
+}
+
+/// Parse args (without argv[0]), the environment (`env` looks a variable up) and,
+/// when `--config-file` or `ETCD_CONFIG_FILE` names one, the YAML config file
+/// (`read_file` returns its text or an error message).
+pub fn load(
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    read_file: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Config, ConfigError> {
+    let line = flags::parse_args(args)?;
+    let env = |name: &str| env(name).filter(|v| !v.is_empty()); // etcd skips empty ones
     let interval_override = env(AUTO_COMPACTION_INTERVAL_ENV);
-    build(&get, &get_bool, interval_override.as_deref(), warnings)
+    let flag_true = |name: &str| line.values.get(name).is_some_and(|v| parse_bool(name, v) == Ok(true));
+    if line.help || flag_true("version") {
+        // As etcd: answered before the environment or a config file is read.
+        let mut cfg =
+            build(&BTreeMap::new(), None, Vec::new(), String::new()).map_err(ConfigError::Invalid)?;
+        cfg.show_help = line.help;
+        cfg.show_version = !line.help;
+        return Ok(cfg);
+    }
+    let config_file = match line.values.get("config-file") {
+        Some(path) => path.clone(),
+        None => env(&env_name("config-file")).unwrap_or_default(),
+    };
+    let (set, mut warnings) = if config_file.is_empty() {
+        (flags_and_env(&line.values, &env)?, Vec::new())
+    } else {
+        let text = read_file(&config_file).map_err(ConfigError::Invalid)?;
+        let (set, mut warnings) = file::flags_from_yaml(&text).map_err(ConfigError::Invalid)?;
+        let ignored: Vec<String> =
+            line.values.keys().filter(|k| *k != "config-file").map(|k| format!("--{k}")).collect();
+        if !ignored.is_empty() {
+            warnings.push(format!(
+                "--config-file {config_file:?} is given, so these flags are ignored: {}",
+                ignored.join(" ")
+            ));
+        }
+        (set, warnings)
+    };
+    warnings.extend(flags::inert_warnings(&set));
+    build(&set, interval_override.as_deref(), warnings, config_file).map_err(ConfigError::Invalid)
 }
 
-fn is_known(name: &str) -> bool {
-    VALUE_FLAGS.iter().any(|(f, _)| *f == name) || BOOL_FLAGS.contains(&name)
+/// The command line's flags, then `ETCD_*` variables for the flags it does not set;
+/// a variable's value is checked as the flag's would be (etcd's message).
+fn flags_and_env(
+    given: &BTreeMap<String, String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut set = given.clone();
+    for flag in flags::FLAGS {
+        if set.contains_key(flag.name) || matches!(flag.name, "config-file" | "version") {
+            continue;
+        }
+        let var = env_name(flag.name);
+        if let Some(value) = env(&var) {
+            flags::check_value(flag, &value)
+                .map_err(|why| ConfigError::Invalid(format!("invalid value {value:?} for {var}: {why}")))?;
+            set.insert(flag.name.to_string(), value);
+        }
+    }
+    Ok(set)
 }
 
+/// The configuration from the flags that are set (`set`, by flag name: from the
+/// command line and environment, or from a config file); etcd's defaults for the rest.
 fn build(
-    get: &dyn Fn(&str) -> String,
-    get_bool: &dyn Fn(&str) -> Result<bool, String>,
+    set: &BTreeMap<String, String>,
     auto_compaction_interval: Option<&str>,
     mut warnings: Vec<String>,
+    config_file: String,
 ) -> Result<Config, String> {
+    let get = |flag: &str| -> String {
+        match set.get(flag) {
+            Some(v) => v.clone(),
+            None => flags::find(flag).map(|f| f.default.to_string()).unwrap_or_default(),
+        }
+    };
+    let get_bool = |flag: &str| -> Result<bool, String> { parse_bool(flag, &get(flag)) };
+    let get = &get;
+    let get_bool = &get_bool;
+    let logging = log_settings(get, get_bool, &mut warnings)?;
     let name = get("name");
     let data_dir = match get("data-dir") {
         d if d.is_empty() => format!("{name}.etcd"),
@@ -352,12 +364,7 @@ fn build(
         s if s.is_empty() => peer_urls.iter().map(|u| (name.clone(), u.clone())).collect(),
         s => parse_initial_cluster(&s)?,
     };
-    let state = get("initial-cluster-state");
-    let initial_cluster_state_new = match state.as_str() {
-        "new" => true,
-        "existing" => false,
-        other => return Err(format!("invalid value {other:?} for flag -initial-cluster-state")),
-    };
+    let initial_cluster_state_new = get("initial-cluster-state") != "existing"; // checked as a flag
     let quota = parse_num::<i64>("quota-backend-bytes", &get("quota-backend-bytes"))?;
     let auto_compaction = parse_auto_compaction(
         &get("auto-compaction-mode"),
@@ -368,6 +375,11 @@ fn build(
     Ok(Config {
         name,
         data_dir,
+        wal_dir: get("wal-dir"),
+        config_file,
+        logger: logging.logger,
+        log_level: logging.level,
+        log_outputs: logging.outputs,
         listen_client_urls: split_urls(&get("listen-client-urls")),
         advertise_client_urls: split_urls(&get("advertise-client-urls")),
         listen_peer_urls: split_urls(&get("listen-peer-urls")),
@@ -378,6 +390,7 @@ fn build(
         snapshot_count: parse_num("snapshot-count", &get("snapshot-count"))?,
         max_txn_ops: parse_num("max-txn-ops", &get("max-txn-ops"))?,
         max_request_bytes: parse_num("max-request-bytes", &get("max-request-bytes"))?,
+        max_concurrent_streams: parse_num("max-concurrent-streams", &get("max-concurrent-streams"))?,
         quota_backend_bytes: if quota <= 0 { DEFAULT_QUOTA_BYTES } else { quota as u64 },
         heartbeat_interval_ms: parse_num("heartbeat-interval", &get("heartbeat-interval"))?,
         election_timeout_ms: parse_num("election-timeout", &get("election-timeout"))?,
@@ -387,7 +400,6 @@ fn build(
             &get("experimental-watch-progress-notify-interval"),
         )?,
         auto_compaction,
-        log_level: get("log-level"),
         client_tls: tls_flags("", "client-crl-file", get, get_bool)?,
         peer_tls: tls_flags("peer-", "peer-crl-file", get, get_bool)?,
         cipher_suites: split_urls(&get("cipher-suites")),
@@ -406,10 +418,87 @@ fn build(
             "experimental-corrupt-check-time",
             &get("experimental-corrupt-check-time"),
         )?,
-        show_version: get_bool("version")?,
-        show_help: get_bool("help")?,
+        show_version: false,
+        show_help: false,
         warnings,
     })
+}
+
+/// --logger, --log-level and --log-outputs, checked as etcd's `setupLogging` does.
+struct LogSettings {
+    logger: String,
+    level: String,
+    outputs: Vec<String>,
+}
+
+/// Where zap-style logs may go besides files: etcd's names.
+const LOG_STREAMS: [&str; 3] = ["default", "stderr", "stdout"];
+
+fn log_settings(
+    get: &dyn Fn(&str) -> String,
+    get_bool: &dyn Fn(&str) -> Result<bool, String>,
+    warnings: &mut Vec<String>,
+) -> Result<LogSettings, String> {
+    let mut level = get("log-level");
+    if !matches!(level.as_str(), "debug" | "info" | "warn" | "error" | "dpanic" | "panic" | "fatal") {
+        return Err(format!("unknown level {level:?}"));
+    }
+    if get_bool("debug")? {
+        warnings.push(format!("Deprecated '--debug' flag is set to true (use '--log-level=debug' instead); log level {level} becomes debug"));
+        level = "debug".to_string();
+    }
+    let unique_sorted = |v: &str| -> Vec<String> {
+        let set: std::collections::BTreeSet<String> = split_urls(v).into_iter().collect();
+        set.into_iter().collect()
+    };
+    let mut outputs = unique_sorted(&get("log-outputs"));
+    let deprecated = unique_sorted(&get("log-output"));
+    if !deprecated.is_empty() {
+        if outputs != [LOG_STREAMS[0]] {
+            return Err(
+                "both '--log-output' and '--log-outputs' are set; only set '--log-outputs'".to_string()
+            );
+        }
+        warnings.push("'--log-output' flag has been deprecated! Please use '--log-outputs'!".to_string());
+        outputs = deprecated;
+    }
+    if outputs.is_empty() {
+        outputs.push(LOG_STREAMS[0].to_string());
+    }
+    let logger = get("logger");
+    match logger.as_str() {
+        "zap" if outputs.len() > 1 && outputs.iter().any(|o| o == LOG_STREAMS[0]) => {
+            return Err(format!("multi logoutput for {:?} is not supported yet", LOG_STREAMS[0]));
+        }
+        "zap" => {}
+        "capnslog" if outputs.len() != 1 => {
+            let quoted: Vec<String> = outputs.iter().map(|o| format!("{o:?}")).collect();
+            return Err(format!(
+                "--logger=capnslog supports only 1 value in '--log-outputs', got [{}]",
+                quoted.join(" ")
+            ));
+        }
+        "capnslog" if !LOG_STREAMS.contains(&outputs[0].as_str()) => {
+            let [d, e, o] = LOG_STREAMS;
+            return Err(format!("unknown log-output {:?} (only supports {d:?}, {e:?}, {o:?})", outputs[0]));
+        }
+        "capnslog" => warnings
+            .push("Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead".to_string()),
+        other => return Err(format!("unknown logger option {other:?}")),
+    }
+    Ok(LogSettings { logger, level, outputs })
+}
+
+impl Config {
+    /// The directory of the raft log's segments: `--wal-dir`, else
+    /// `<data-dir>/member/wal` (as etcd's `WALDir`).
+    pub fn wal_dir_path(&self) -> std::path::PathBuf {
+        if self.wal_dir.is_empty() {
+            std::path::Path::new(&self.data_dir).join("member").join("wal")
+        } else {
+            std::path::PathBuf::from(&self.wal_dir)
+        }
+    }
 }
 
 /// etcd 3.4's `--auto-compaction-mode` and `--auto-compaction-retention`
@@ -501,6 +590,15 @@ pub fn url_host_port(url: &str) -> Result<(String, u16, bool), String> {
     Ok((host, port, tls))
 }
 
+#[path = "config_file.rs"]
+pub mod file;
+#[path = "config_flags.rs"]
+pub mod flags;
+
 #[cfg(test)]
 #[path = "config_test.rs"]
 mod config_test;
+
+#[cfg(test)]
+#[path = "config_file_test.rs"]
+mod config_file_test;

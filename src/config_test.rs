@@ -40,17 +40,143 @@ fn flag_forms_and_env() {
 }
 
 #[test]
-fn unknown_flags_warn_and_do_not_eat_next_flag() {
+fn inert_etcd_flags_are_accepted_with_a_warning_and_do_not_eat_the_next_flag() {
     let c =
-        parse(&args("--debug --enable-v2 --name n1 --enable-pprof --experimental-foo 5"), &no_env).unwrap();
+        parse(&args("--enable-v2 --name n1 --enable-pprof --max-wals 3 --force-new-cluster=false"), &no_env)
+            .unwrap();
     assert_eq!(c.name, "n1");
-    assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+    assert_eq!(c.warnings.len(), 3, "set to etcd's default: no warning; {:?}", c.warnings);
+    assert!(c.warnings.iter().all(|w| w.contains("has no effect")), "{:?}", c.warnings);
+    let c = parse(&args("-v --snapshot"), &no_env).unwrap();
+    assert_eq!(
+        c.warnings,
+        [
+            "flag \"-snapshot\" is no longer supported - ignoring.",
+            "flag \"-v\" is no longer supported - ignoring."
+        ]
+    );
+}
+
+fn load_err(flags: &str) -> ConfigError {
+    load(&args(flags), &no_env, &|p| Err(format!("open {p}: no file in this test"))).unwrap_err()
+}
+
+#[test]
+fn command_line_errors_are_gos_with_etcds_exit_codes() {
+    let usage = |m: &str| ConfigError::Usage(m.to_string());
+    let cases = [
+        ("--no-such-flag", usage("flag provided but not defined: -no-such-flag")),
+        ("--name n1 -no-such-flag=3", usage("flag provided but not defined: -no-such-flag")),
+        ("--name", usage("flag needs an argument: -name")),
+        ("---x", usage("bad flag syntax: ---x")),
+        ("--=x", usage("bad flag syntax: --=x")),
+        ("--max-wals abc", usage("invalid value \"abc\" for flag -max-wals: parse error")),
+        ("--enable-v2=maybe", usage("invalid boolean value \"maybe\" for -enable-v2: parse error")),
+        ("--experimental-corrupt-check-time 10", usage("invalid value \"10\" for flag -experimental-corrupt-check-time: parse error")),
+        ("--initial-cluster-state maybe", usage("invalid value \"maybe\" for flag -initial-cluster-state: invalid value")),
+        ("--proxy bogus", usage("invalid value \"bogus\" for flag -proxy: invalid value")),
+        (
+            "--listen-client-urls foo",
+            usage("invalid value \"foo\" for flag -listen-client-urls: URL scheme must be http, https, unix, or unixs: foo"),
+        ),
+        (
+            "--listen-client-urls http://x",
+            usage("invalid value \"http://x\" for flag -listen-client-urls: URL address does not have the form \"host:port\": http://x"),
+        ),
+        (
+            "--advertise-client-urls http://1.2.3.4:5/p",
+            usage("invalid value \"http://1.2.3.4:5/p\" for flag -advertise-client-urls: URL must not contain a path: http://1.2.3.4:5/p"),
+        ),
+        ("--name n1 foo --x", ConfigError::Invalid("'foo' is not a valid flag".to_string())),
+        ("--name n1 -- --x", ConfigError::Invalid("'--x' is not a valid flag".to_string())),
+        ("--logger bogus", ConfigError::Invalid("unknown logger option \"bogus\"".to_string())),
+    ];
+    for (flags, want) in cases {
+        assert_eq!(load_err(flags), want, "{flags}");
+    }
+    assert_eq!(load_err("--no-such-flag").exit_code(), 2);
+    assert_eq!(load_err("foo").exit_code(), 1);
+    // A bool flag never takes the next argument: it is a positional one.
+    assert_eq!(load_err("--auto-tls true"), ConfigError::Invalid("'true' is not a valid flag".to_string()));
+}
+
+#[test]
+fn env_values_are_checked_as_flags_and_empty_ones_skipped() {
+    let env = |k: &str| match k {
+        "ETCD_MAX_WALS" => Some("x".to_string()),
+        _ => None,
+    };
+    let err = load(&[], &env, &|_| unreachable!()).unwrap_err();
+    assert_eq!(err, ConfigError::Invalid("invalid value \"x\" for ETCD_MAX_WALS: parse error".to_string()));
+    let env = |k: &str| (k == "ETCD_NAME").then(String::new);
+    assert_eq!(parse(&[], &env).unwrap().name, "default", "etcd skips an empty variable");
+}
+
+#[test]
+fn help_and_version_are_answered_before_anything_else_is_read() {
+    let env = |k: &str| (k == "ETCD_CONFIG_FILE").then(|| "/nowhere.yml".to_string());
+    for (flags, help) in [("-h", true), ("--help", true), ("--version --config-file /x.yml", false)] {
+        let c = load(&args(flags), &env, &|_| Err("must not be read".to_string())).unwrap();
+        assert_eq!((c.show_help, c.show_version), (help, !help), "{flags}");
+    }
+}
+
+#[test]
+fn logging_flags_as_etcds_setup_logging() {
+    let c = parse(&[], &no_env).unwrap();
+    assert_eq!(
+        (c.logger.as_str(), c.log_level.as_str(), c.log_outputs.clone()),
+        ("zap", "info", vec!["default".to_string()])
+    );
+    let c =
+        parse(&args("--log-outputs stdout,/tmp/b.log,stdout,/tmp/a.log --log-level warn"), &no_env).unwrap();
+    assert_eq!(
+        c.log_outputs,
+        ["/tmp/a.log", "/tmp/b.log", "stdout"],
+        "unique and sorted, as etcd keeps them"
+    );
+    assert_eq!(c.log_level, "warn");
+    let c = parse(&args("--debug"), &no_env).unwrap();
+    assert_eq!(c.log_level, "debug");
+    assert!(c.warnings[0].contains("Deprecated '--debug'"), "{:?}", c.warnings);
+    let c = parse(&args("--log-output stdout"), &no_env).unwrap();
+    assert_eq!(c.log_outputs, ["stdout"]);
+    let c = parse(&args("--logger capnslog --log-outputs stdout"), &no_env).unwrap();
+    assert_eq!(c.logger, "capnslog");
+    assert!(c.warnings.iter().any(|w| w.contains("Deprecated '--logger=capnslog'")), "{:?}", c.warnings);
+    for (flags, want) in [
+        ("--log-level loud", "unknown level \"loud\""),
+        ("--logger zap --log-outputs default,stdout", "multi logoutput for \"default\" is not supported yet"),
+        (
+            "--logger capnslog --log-outputs stdout,stderr",
+            "--logger=capnslog supports only 1 value in '--log-outputs', got [\"stderr\" \"stdout\"]",
+        ),
+        (
+            "--logger capnslog --log-outputs /x.log",
+            "unknown log-output \"/x.log\" (only supports \"default\", \"stderr\", \"stdout\")",
+        ),
+        (
+            "--log-output stdout --log-outputs stderr",
+            "both '--log-output' and '--log-outputs' are set; only set '--log-outputs'",
+        ),
+    ] {
+        assert_eq!(parse(&args(flags), &no_env).unwrap_err(), want, "{flags}");
+    }
+}
+
+#[test]
+fn wal_dir_defaults_to_the_member_dir() {
+    let c = parse(&args("--data-dir /d"), &no_env).unwrap();
+    assert_eq!(c.wal_dir_path(), std::path::PathBuf::from("/d/member/wal"));
+    let c = parse(&args("--data-dir /d --wal-dir /fast/wal"), &no_env).unwrap();
+    assert_eq!((c.wal_dir.as_str(), c.wal_dir_path()), ("/fast/wal", std::path::PathBuf::from("/fast/wal")));
 }
 
 #[test]
 fn bad_values_are_errors() {
     assert!(parse(&args("--snapshot-count abc"), &no_env).unwrap_err().contains("snapshot-count"));
     assert!(parse(&args("--initial-cluster-state maybe"), &no_env).is_err());
+    assert!(parse(&args("--experimental-foo 5"), &no_env).unwrap_err().contains("not defined"));
     assert!(parse(&args("--name"), &no_env).unwrap_err().contains("needs an argument"));
     assert!(parse(&args("--initial-cluster a"), &no_env).unwrap_err().contains("missing '='"));
 }
@@ -240,4 +366,31 @@ fn auth_token_jwt_options() {
         assert!(parse_auth_token(bad).is_err(), "{bad} should be refused");
     }
     assert!(parse(&args("--auth-token nope"), &no_env).is_err());
+}
+
+#[test]
+fn every_flag_accepted_but_not_acted_on_is_listed_in_docs_compat() {
+    let compat = include_str!("../docs/compat.md");
+    let section = compat.split("### Flags accepted but not acted on").nth(1).expect("the section");
+    let section = section.split("\n### ").next().unwrap();
+    // The first cell of each table row names the flags.
+    let listed: String = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `--"))
+        .map(|row| row.split('|').next().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join(" `--");
+    let listed = format!("`--{listed}");
+    let missing: Vec<&str> = flags::FLAGS
+        .iter()
+        .filter(|f| !f.acted && !listed.contains(&format!("`--{}`", f.name)))
+        .map(|f| f.name)
+        .collect();
+    assert!(missing.is_empty(), "docs/compat.md does not list {missing:?}");
+    let listed_but_acted: Vec<&str> = flags::FLAGS
+        .iter()
+        .filter(|f| f.acted && listed.contains(&format!("`--{}`", f.name)))
+        .map(|f| f.name)
+        .collect();
+    assert!(listed_but_acted.is_empty(), "acted on, yet listed as inert: {listed_but_acted:?}");
 }

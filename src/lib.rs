@@ -56,6 +56,7 @@ pub mod env;
 pub mod error;
 pub mod ids;
 pub mod lease;
+pub mod logging;
 pub mod metrics;
 #[cfg(madsim)]
 pub mod mutant;

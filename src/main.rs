@@ -1,6 +1,9 @@
-//! The `metastore` binary: etcd's flags and `ETCD_*` variables → [`Config`] → a node
-//! serving etcd's gRPC API. Prints etcd's readiness lines once serving; on SIGINT or
-//! SIGTERM stops serving, lets in-flight writes finish or fail, and exits 0.
+//! The `metastore` binary: etcd's flags and `ETCD_*` variables, or etcd's YAML
+//! `--config-file` → [`Config`] → a node serving etcd's gRPC API, logging as etcd
+//! does ([`metastore::logging`]). Refuses what etcd refuses with etcd's exit status (2
+//! for a bad command line, 1 for a bad configuration). Prints etcd's readiness lines
+//! once serving; on SIGINT or SIGTERM stops serving, lets in-flight writes finish or
+//! fail, and exits 0.
 //! `metastore bench ...` runs the load generator ([`metastore::bench`]) instead, and
 //! `metastore snapshot restore ...` restores a snapshot file into a new data dir
 //! ([`metastore::snapshot_cmd`]).
@@ -12,42 +15,53 @@ fn main() {
 
 #[cfg(not(madsim))]
 fn main() {
-    real::main()
+    etcdmain::main()
 }
 
+/// The real binary (named after etcd's package, so capnslog lines read `etcdmain:`).
 #[cfg(not(madsim))]
-mod real {
+mod etcdmain {
     use std::sync::Arc;
 
-    use metastore::config::{self, Config};
+    use metastore::config::{self, Config, ConfigError};
     use metastore::env::fs_disk::FsDisk;
+    use metastore::env::Disk;
     use metastore::node::Node;
     use metastore::server::{CLUSTER_VERSION, SERVER_VERSION};
 
     const USAGE: &str = "usage: metastore [flags]\n\
-        \n  etcd-compatible flags, e.g. --name, --data-dir, --listen-client-urls, --advertise-client-urls,\n  \
+        usage: metastore --config-file FILE   etcd's YAML configuration file (flags and ETCD_* are then ignored)\n\
+        \n  etcd 3.4's flags, e.g. --name, --data-dir, --wal-dir, --listen-client-urls, --advertise-client-urls,\n  \
         --listen-peer-urls, --initial-advertise-peer-urls, --initial-cluster, --initial-cluster-state,\n  \
         --initial-cluster-token, --snapshot-count, --max-txn-ops, --max-request-bytes,\n  \
         --quota-backend-bytes, --heartbeat-interval, --election-timeout, --auto-compaction-mode,\n  \
-        --auto-compaction-retention, --log-level, --logger, --version;\n  \
+        --auto-compaction-retention, --log-level, --logger, --log-outputs, --version;\n  \
         TLS: --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --client-crl-file, --auto-tls,\n  \
         --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, --peer-crl-file,\n  \
         --peer-auto-tls, --cipher-suites.\n  \
-        Each may also be set as ETCD_<FLAG_NAME> (e.g. ETCD_DATA_DIR).\n\n\
+        Each may also be set as ETCD_<FLAG_NAME> (e.g. ETCD_DATA_DIR). Flags MetaStore accepts but does\n  \
+        not act on are listed in docs/compat.md.\n\n\
         usage: metastore bench <workload> [flags]   a load generator; see metastore bench --help\n\
         usage: metastore snapshot restore <file> [flags]   a snapshot file into a new data dir; \
         see metastore snapshot --help";
 
-    fn init_logging(cfg: &Config) {
-        let level = match cfg.log_level.as_str() {
-            "debug" => "debug",
-            "warn" => "warn",
-            "error" | "panic" | "fatal" => "error",
-            _ => "info",
-        };
-        let filter = tracing_subscriber::EnvFilter::try_from_env("METASTORE_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
-        tracing_subscriber::fmt().json().with_writer(std::io::stderr).with_env_filter(filter).init();
+    /// Refuse the configuration as etcd does: a bad command line with the usage and
+    /// exit status 2, a bad configuration with "error verifying flags" and status 1.
+    fn refuse(e: &ConfigError) -> ! {
+        match e {
+            ConfigError::Usage(m) => eprintln!("{m}\n{USAGE}"),
+            ConfigError::Invalid(m) => {
+                eprintln!("metastore: error verifying flags, {m}. See 'metastore --help'.")
+            }
+        }
+        std::process::exit(e.exit_code());
+    }
+
+    /// The text of a `--config-file` (through the env facade, as every file).
+    fn read_config_file(path: &str) -> Result<String, String> {
+        let bytes =
+            FsDisk::new().read(std::path::Path::new(path)).map_err(|e| format!("open {path}: {e}"))?;
+        String::from_utf8(bytes).map_err(|_| format!("{path}: not UTF-8 text"))
     }
 
     pub fn main() {
@@ -58,12 +72,9 @@ mod real {
         if args.first().map(String::as_str) == Some("snapshot") {
             std::process::exit(metastore::snapshot_cmd::main(&args[1..]));
         }
-        let cfg = match config::parse(&args, &|k| std::env::var(k).ok()) {
+        let cfg = match config::load(&args, &|k| std::env::var(k).ok(), &read_config_file) {
             Ok(c) => c,
-            Err(e) => {
-                eprintln!("metastore: {e}\n{USAGE}");
-                std::process::exit(2);
-            }
+            Err(e) => refuse(&e),
         };
         if cfg.show_help {
             println!("{USAGE}");
@@ -76,7 +87,9 @@ mod real {
             println!("Go OS/Arch: {}/{}", std::env::consts::OS, std::env::consts::ARCH);
             return;
         }
-        init_logging(&cfg);
+        if let Err(e) = metastore::logging::install(&cfg, &FsDisk::new()) {
+            refuse(&ConfigError::Invalid(e));
+        }
         let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt,
             Err(e) => {
@@ -89,10 +102,23 @@ mod real {
     }
 
     async fn run(cfg: Config) -> i32 {
+        if !cfg.config_file.is_empty() {
+            tracing::info!(
+                path = %cfg.config_file,
+                "loaded server configuration, other configuration command line flags and environment variables will be ignored if provided"
+            );
+        }
         for w in &cfg.warnings {
             tracing::warn!("{w}");
         }
-        tracing::info!(name = %cfg.name, data_dir = %cfg.data_dir, version = SERVER_VERSION, "starting metastore");
+        tracing::info!(
+            etcd_version = SERVER_VERSION,
+            name = %cfg.name,
+            data_dir = %cfg.data_dir,
+            wal_dir = %cfg.wal_dir,
+            member_dir = %std::path::Path::new(&cfg.data_dir).join("member").display(),
+            "starting metastore"
+        );
         let node = match Node::start(&cfg, Arc::new(FsDisk::new())).await {
             Ok(n) => n,
             Err(e) => {
@@ -112,6 +138,17 @@ mod real {
         );
         for addr in &node.client_addrs {
             tracing::info!(address = %addr, "ready to serve client requests");
+        }
+        if cfg.logger == "zap" {
+            // What etcd 3.4's zap logger says instead, per listener.
+            for url in &cfg.listen_client_urls {
+                let Ok(address) = metastore::node::listen_addr(url) else { continue };
+                if url.starts_with("https://") {
+                    tracing::info!(%address, "serving client traffic securely");
+                } else {
+                    tracing::info!(%address, "serving client traffic insecurely; this is strongly discouraged!");
+                }
+            }
         }
         let code = tokio::select! {
             _ = wait_for_signal() => {

@@ -33,6 +33,8 @@ every member from the same file with its own --name, then start each with the sa
 
 flags:
   --data-dir DIR                      the new data dir (default <name>.etcd); must not exist
+  --wal-dir DIR                       a dedicated WAL dir (default <data-dir>/member/wal); must
+                                      not exist; start the member with the same --wal-dir
   --name NAME                         this member's name (default \"default\")
   --initial-cluster NAME=URL,...      the new cluster (default default=http://localhost:2380)
   --initial-cluster-token TOKEN       the new cluster's token (default etcd-cluster)
@@ -58,8 +60,14 @@ pub enum Parsed {
     Restore(Box<RestoreArgs>),
 }
 
-const CLUSTER_FLAGS: [&str; 5] =
-    ["data-dir", "name", "initial-cluster", "initial-cluster-token", "initial-advertise-peer-urls"];
+const CLUSTER_FLAGS: [&str; 6] = [
+    "data-dir",
+    "wal-dir",
+    "name",
+    "initial-cluster",
+    "initial-cluster-token",
+    "initial-advertise-peer-urls",
+];
 
 /// `argv` after `snapshot`.
 pub fn parse(argv: &[String]) -> Result<Parsed, String> {
@@ -90,6 +98,7 @@ pub fn parse(argv: &[String]) -> Result<Parsed, String> {
             "mark-compacted" => opts.mark_compacted = parse_bool(name, inline.as_deref())?,
             "bump-revision"
             | "data-dir"
+            | "wal-dir"
             | "name"
             | "initial-cluster"
             | "initial-cluster-token"
@@ -111,7 +120,6 @@ pub fn parse(argv: &[String]) -> Result<Parsed, String> {
                     cluster_args.push(format!("--{name}={value}"));
                 }
             }
-            "wal-dir" => return Err("--wal-dir is not supported: the WAL lives in the data dir".into()),
             other => return Err(format!("unknown flag --{other}")),
         }
     }
@@ -138,6 +146,9 @@ fn parse_bool(flag: &str, v: Option<&str>) -> Result<bool, String> {
 pub fn restore(args: &RestoreArgs, disk: &dyn Disk) -> Result<String, String> {
     if disk.exists(Path::new(&args.cfg.data_dir)) {
         return Err(format!("data-dir {:?} exists", args.cfg.data_dir));
+    }
+    if !args.cfg.wal_dir.is_empty() && disk.exists(Path::new(&args.cfg.wal_dir)) {
+        return Err(format!("wal-dir {:?} exists", args.cfg.wal_dir));
     }
     let bytes = disk.read(Path::new(&args.file)).map_err(|e| format!("read {}: {e}", args.file))?;
     let db = split_snapshot_file(&bytes, args.skip_hash_check).map_err(|e| format!("{}: {e}", args.file))?;

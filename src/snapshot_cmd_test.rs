@@ -40,13 +40,13 @@ fn flags_as_etcdctl_takes_them() {
     assert_eq!(a.cfg.initial_advertise_peer_urls, vec!["http://b:2".to_string()]);
     assert!(a.skip_hash_check);
     assert_eq!(a.opts, ImportOptions { bump_revision: 1000, mark_compacted: true });
+    assert_eq!(parsed("restore s --wal-dir /w").cfg.wal_dir, "/w");
     for (bad, want) in [
         ("restore", "needs a snapshot file"),
         ("restore a b", "one snapshot file"),
         ("restore a --bump-revision 5", "--mark-compacted"),
         ("restore a --mark-compacted", "--mark-compacted"),
         ("restore a --bump-revision -5 --mark-compacted", "not a count"),
-        ("restore a --wal-dir w", "not supported"),
         ("restore a --listen-client-urls x", "unknown flag"),
         ("restore a --name", "needs a value"),
         ("save a", "unknown snapshot command"),
@@ -97,6 +97,17 @@ fn refusals_name_what_is_wrong() {
     let err = restore(&parsed(&ONE_MEMBER.replace("--name m1", "--name m9")), &disk_with(ETCD_SNAPSHOT));
     let err = err.unwrap_err();
     assert!(err.contains("couldn't find local name \"m9\""), "{err}");
+
+    // --wal-dir: refused if it exists (as etcdctl), else made, empty.
+    let disk = disk_with(ETCD_SNAPSHOT);
+    disk.create_dir_all(Path::new("/w")).unwrap();
+    let with_wal_dir = parsed(&format!("{ONE_MEMBER} --wal-dir /w"));
+    assert_eq!(restore(&with_wal_dir, &disk), Err("wal-dir \"/w\" exists".to_string()));
+    assert!(!disk.exists(Path::new("/out")), "nothing written");
+    let disk = disk_with(ETCD_SNAPSHOT);
+    restore(&with_wal_dir, &disk).unwrap();
+    assert_eq!(disk.list_dir(Path::new("/w")).unwrap(), Vec::<String>::new());
+    assert!(!disk.exists(Path::new("/out/member/wal")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,6 +138,7 @@ async fn raft_starts_on_a_restored_data_dir_and_the_revision_continues() {
         limits: ApplyLimits::default(),
         clock: crate::env::Clock::new(),
         peer_tls: Default::default(),
+        wal_dir: PathBuf::from("/out/member/wal"),
     };
     let node = crate::raft::RaftNode::start(disk.clone(), &PathBuf::from("/out/member"), cfg).await.unwrap();
     assert_eq!(node.wait_for_leader(Duration::from_secs(10)).await.unwrap(), member_id);

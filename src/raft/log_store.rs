@@ -150,10 +150,11 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    /// Open the log in `dir` (creating it), replaying the WAL. A torn tail is cut; a
-    /// corrupt record before the tail is an error naming the file and offset.
-    pub fn open(disk: Arc<dyn Disk>, dir: &Path) -> io::Result<LogStore> {
-        let (wal, records) = Wal::open_located(disk.clone(), &dir.join("wal"), WalOptions::default())
+    /// Open the log: its WAL segments in `wal_dir` (created if missing), its vote in
+    /// `dir`; replays the WAL. A torn tail is cut; a corrupt record before the tail is
+    /// an error naming the file and offset.
+    pub fn open(disk: Arc<dyn Disk>, dir: &Path, wal_dir: &Path) -> io::Result<LogStore> {
+        let (wal, records) = Wal::open_located(disk.clone(), wal_dir, WalOptions::default())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let image = LogImage::replay(records)?;
         let vote_path = dir.join("vote");

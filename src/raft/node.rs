@@ -43,6 +43,9 @@ pub struct RaftConfig {
     pub clock: crate::env::Clock,
     /// How to reach `https://` peer URLs.
     pub peer_tls: crate::tls::PeerTls,
+    /// The WAL's directory: `<dir>/wal` unless `--wal-dir` moves it (etcd's
+    /// `WALDir`, see [`crate::config::Config::wal_dir_path`]).
+    pub wal_dir: std::path::PathBuf,
 }
 
 /// A point-in-time view of the raft state (for response headers and Status).
@@ -175,8 +178,8 @@ impl RaftNode {
     /// when `cfg.bootstrap` and the log has never held anything: re-initialising a
     /// node that has data would be a split-brain hazard.
     pub async fn start(disk: Arc<dyn Disk>, dir: &Path, cfg: RaftConfig) -> Result<RaftNode, String> {
-        let log = LogStore::open(disk.clone(), dir)
-            .map_err(|e| format!("open raft log in {}: {e}", dir.display()))?;
+        let log = LogStore::open(disk.clone(), dir, &cfg.wal_dir)
+            .map_err(|e| format!("open raft log in {}: {e}", cfg.wal_dir.display()))?;
         let election = cfg.election_timeout_ms.max(2 * cfg.heartbeat_interval_ms + 1);
         let lessor = Lessor::new(cfg.clock.clone(), election);
         let sm = StateMachine::open(disk, dir, cfg.limits, lessor)
