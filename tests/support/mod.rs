@@ -7,6 +7,8 @@
 
 pub mod certs;
 pub mod cluster;
+pub mod http;
+pub mod json;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
