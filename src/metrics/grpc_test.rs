@@ -111,6 +111,8 @@ mod layer {
     use super::super::grpc::{self, method_index, CALLS, CODE_NAMES};
     use super::super::{CountedBody, GrpcLayer};
     use super::framed;
+    use crate::proto::v3lockpb::lock_server::{Lock, LockServer};
+    use crate::proto::v3lockpb::{LockRequest, LockResponse, UnlockRequest, UnlockResponse};
 
     type TestBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
 
@@ -245,6 +247,73 @@ mod layer {
         let (s1, _, _, h1) = counts(path);
         assert_eq!(s1 - s0, 1);
         assert_eq!(h1[code("FailedPrecondition")] - h0[code("FailedPrecondition")], 1);
+    }
+
+    /// A stand-in Lock service: Lock answers, Unlock fails.
+    struct Locks;
+
+    #[tonic::async_trait]
+    impl Lock for Locks {
+        async fn lock(
+            &self,
+            _: tonic::Request<LockRequest>,
+        ) -> Result<tonic::Response<LockResponse>, tonic::Status> {
+            Ok(tonic::Response::new(LockResponse { header: None, key: b"lock/1".to_vec() }))
+        }
+
+        async fn unlock(
+            &self,
+            _: tonic::Request<UnlockRequest>,
+        ) -> Result<tonic::Response<UnlockResponse>, tonic::Status> {
+            Err(tonic::Status::not_found("no such lock"))
+        }
+    }
+
+    /// Exactly as the client port is built (`server::serve`): tonic's routes as an axum
+    /// router, the layer on them, the HTTP face as the fallback added after it. Real
+    /// tonic answers: a success streams its message then `grpc-status: 0` trailers, a
+    /// failure is trailers-only; plain HTTP reaches the fallback as before.
+    #[tokio::test]
+    async fn on_tonics_routes_as_the_client_port_builds_them() {
+        use prost::Message;
+        use tower::ServiceExt;
+        let routes = tonic::service::Routes::new(LockServer::new(Locks)).into_axum_router().layer(GrpcLayer);
+        let app = routes.fallback(|| async { "not gRPC" });
+        let grpc_call = |path: &str, message: Vec<u8>| {
+            http::Request::post(path)
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(axum::body::Body::from(framed(&[message])))
+                .unwrap()
+        };
+        let (lock, unlock) = ("/v3lockpb.Lock/Lock", "/v3lockpb.Lock/Unlock");
+        let ((l0, lr0, ls0, lh0), (u0, _, _, uh0)) = (counts(lock), counts(unlock));
+        let sent0 = grpc::SENT_BYTES.load(Ordering::Relaxed);
+
+        let request = LockRequest { name: b"lock".to_vec(), lease: 0 }.encode_to_vec();
+        let resp = app.clone().oneshot(grpc_call(lock, request)).await.unwrap();
+        let collected = resp.into_body().collect().await.unwrap();
+        assert_eq!(collected.trailers().and_then(|t| t.get("grpc-status")).unwrap(), "0");
+        let (l1, lr1, ls1, lh1) = counts(lock);
+        assert_eq!((l1 - l0, lr1 - lr0, ls1 - ls0), (1, 1, 1));
+        assert_eq!(lh1[code("OK")] - lh0[code("OK")], 1);
+        let answer = LockResponse { header: None, key: b"lock/1".to_vec() }.encoded_len() as u64;
+        assert!(grpc::SENT_BYTES.load(Ordering::Relaxed) >= sent0 + answer);
+
+        let request = UnlockRequest { key: b"lock/1".to_vec() }.encode_to_vec();
+        let resp = app.clone().oneshot(grpc_call(unlock, request)).await.unwrap();
+        assert_eq!(resp.headers().get("grpc-status").unwrap(), "5", "trailers-only");
+        drop(resp);
+        let (u1, _, _, uh1) = counts(unlock);
+        assert_eq!((u1 - u0, uh1[code("NotFound")] - uh0[code("NotFound")]), (1, 1));
+
+        let plain = http::Request::get("/health").body(axum::body::Body::empty()).unwrap();
+        let resp = app.oneshot(plain).await.unwrap();
+        assert_eq!(
+            resp.into_body().collect().await.unwrap().to_bytes(),
+            "not gRPC",
+            "the fallback is untouched"
+        );
     }
 
     #[test]
