@@ -53,10 +53,11 @@ fn compile_protos(root: &Path) -> Result<(), Box<dyn std::error::Error>> {
     // proto3 JSON (serde) for the HTTP gateway, written as etcd's gateway writes it:
     // the .proto field names (`create_revision`, not `createRevision`), zero values
     // left out, 64-bit integers as strings, bytes in base64, enums by name. Unknown
-    // fields in a request are refused, as grpc-gateway refuses them.
+    // fields in a request are ignored, as grpc-gateway ignores them.
     pbjson_build::Builder::new()
         .register_descriptors(&std::fs::read(&descriptors)?)?
         .preserve_proto_field_names()
+        .ignore_unknown_fields()
         .out_dir(&out_dir)
         .build(&[".mvccpb", ".authpb", ".etcdserverpb", ".v3lockpb", ".v3electionpb"])?;
     Ok(())

@@ -31,6 +31,11 @@ pub struct Config {
     /// them); `default` is stderr.
     pub log_outputs: Vec<String>,
     pub listen_client_urls: Vec<String>,
+    /// `--listen-metrics-urls`: extra listeners serving only `/metrics` and `/health`
+    /// (HTTPS ones with the client certificate).
+    pub listen_metrics_urls: Vec<String>,
+    /// `--metrics extensive` (else `basic`): also time every gRPC call.
+    pub metrics_extensive: bool,
     pub advertise_client_urls: Vec<String>,
     pub listen_peer_urls: Vec<String>,
     pub initial_advertise_peer_urls: Vec<String>,
@@ -381,6 +386,12 @@ fn build(
         log_level: logging.level,
         log_outputs: logging.outputs,
         listen_client_urls: split_urls(&get("listen-client-urls")),
+        listen_metrics_urls: split_urls(&get("listen-metrics-urls")),
+        metrics_extensive: match get("metrics").as_str() {
+            "basic" | "" => false,
+            "extensive" => true,
+            other => return Err(format!("--metrics {other:?}: unknown option (basic or extensive)")),
+        },
         advertise_client_urls: split_urls(&get("advertise-client-urls")),
         listen_peer_urls: split_urls(&get("listen-peer-urls")),
         initial_advertise_peer_urls: peer_urls,

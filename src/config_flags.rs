@@ -88,7 +88,7 @@ pub const FLAGS: &[Flag] = &[
     flag("initial-election-tick-advance", Bool, "true", false),
     flag("listen-peer-urls", Urls, "http://localhost:2380", true),
     flag("listen-client-urls", Urls, "http://localhost:2379", true),
-    flag("listen-metrics-urls", Urls, "", false),
+    flag("listen-metrics-urls", Urls, "", true),
     flag("max-snapshots", Uint, "5", false),
     flag("max-wals", Uint, "5", false),
     flag("quota-backend-bytes", Int, "0", true),
@@ -149,7 +149,7 @@ pub const FLAGS: &[Flag] = &[
     flag("auth-token-ttl", Uint, "300", true),
     // Profiling, monitoring and logging.
     flag("enable-pprof", Bool, "false", false),
-    flag("metrics", Text, "basic", false),
+    flag("metrics", Text, "basic", true),
     flag("logger", Text, "zap", true),
     flag("log-outputs", Text, "default", true),
     flag("log-output", Text, "", true),

@@ -440,6 +440,12 @@ impl Node {
             client_addrs.push(bound);
             servers.push(handle);
         }
+        crate::metrics::set_extensive(cfg.metrics_extensive);
+        #[cfg(not(madsim))]
+        for (addr, accept) in tls::listeners(&cfg.listen_metrics_urls, tls.client.as_ref(), "")? {
+            let (_bound, handle) = server::serve_metrics(ctx.clone(), addr, accept, shutdown.clone()).await?;
+            servers.push(handle);
+        }
         let metrics_ctx = ctx.clone();
         let _metrics = crate::metrics::register_node(move || metrics_sample(&metrics_ctx));
         Ok(Node { ctx, shutdown, servers, client_addrs, _metrics })

@@ -49,7 +49,7 @@ async fn nospace_alarm_refuses_growth_until_disarmed() {
     assert!(accepted >= 5, "refused too early: after {accepted} puts");
     assert_eq!(alarms(&mut c).await, vec![(member, AlarmType::Nospace)]);
     let status = c.status().await.expect("status");
-    assert_eq!(status.errors(), [format!("memberID:{member} alarm:NOSPACE")]);
+    assert_eq!(status.errors(), [format!("memberID:{member} alarm:NOSPACE ")]);
 
     refused_for_space("small put under the alarm", c.put("3rd", "a", None).await).await;
     refused_for_space("lease grant under the alarm", c.lease_grant(60, None).await).await;

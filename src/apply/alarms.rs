@@ -73,9 +73,10 @@ impl Alarms {
         self.standing.iter().any(|(_, k)| *k == kind)
     }
 
-    /// etcd's Status errors: `memberID:<decimal id> alarm:<NAME>` per alarm.
+    /// etcd's Status errors: `memberID:<decimal id> alarm:<NAME> ` per alarm (the
+    /// proto text form of the alarm, trailing space included, as etcd writes it).
     pub fn status_errors(&self) -> Vec<String> {
-        self.standing.iter().map(|(m, k)| format!("memberID:{m} alarm:{}", k.name())).collect()
+        self.standing.iter().map(|(m, k)| format!("memberID:{m} alarm:{} ", k.name())).collect()
     }
 }
 
@@ -92,7 +93,7 @@ mod tests {
         assert!(a.any(AlarmKind::NoSpace) && a.any(AlarmKind::Corrupt));
         assert_eq!(a.list(Some(AlarmKind::NoSpace)), vec![(7, AlarmKind::NoSpace)]);
         assert_eq!(a.list(None).len(), 2);
-        assert_eq!(a.status_errors(), vec!["memberID:7 alarm:NOSPACE", "memberID:9 alarm:CORRUPT"]);
+        assert_eq!(a.status_errors(), vec!["memberID:7 alarm:NOSPACE ", "memberID:9 alarm:CORRUPT "]);
         assert!(!a.deactivate(9, AlarmKind::NoSpace), "not that member's alarm");
         assert!(a.deactivate(7, AlarmKind::NoSpace));
         assert!(!a.any(AlarmKind::NoSpace));

@@ -7,10 +7,11 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::concurrency::{acquire, check_read_prefix, oldest, txn, POLL};
+use super::lock::plain;
 use super::{convert, Ctx};
 use crate::mvcc::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest,
@@ -59,6 +60,48 @@ impl Election for ElectionService {
         &self,
         request: Request<pb::CampaignRequest>,
     ) -> Result<Response<pb::CampaignResponse>, Status> {
+        self.campaign_inner(request).await.map_err(plain)
+    }
+
+    async fn proclaim(
+        &self,
+        request: Request<pb::ProclaimRequest>,
+    ) -> Result<Response<pb::ProclaimResponse>, Status> {
+        self.proclaim_inner(request).await.map_err(plain)
+    }
+
+    async fn leader(
+        &self,
+        request: Request<pb::LeaderRequest>,
+    ) -> Result<Response<pb::LeaderResponse>, Status> {
+        self.leader_inner(request).await.map_err(plain)
+    }
+
+    type ObserveStream = ObserveStream;
+
+    async fn observe(
+        &self,
+        request: Request<pb::LeaderRequest>,
+    ) -> Result<Response<Self::ObserveStream>, Status> {
+        let stream = self.observe_inner(request).await.map_err(plain)?.into_inner();
+        let plain_errors: ObserveStream = Box::pin(stream.map(|item| item.map_err(plain)));
+        Ok(Response::new(plain_errors))
+    }
+
+    async fn resign(
+        &self,
+        request: Request<pb::ResignRequest>,
+    ) -> Result<Response<pb::ResignResponse>, Status> {
+        self.resign_inner(request).await.map_err(plain)
+    }
+}
+
+/// The calls themselves; their errors leave as etcd's (see [`plain`]).
+impl ElectionService {
+    async fn campaign_inner(
+        &self,
+        request: Request<pb::CampaignRequest>,
+    ) -> Result<Response<pb::CampaignResponse>, Status> {
         let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
         let held = acquire(&self.ctx, &who, &prefix_of(&req.name), req.lease, &req.value).await?;
@@ -67,7 +110,7 @@ impl Election for ElectionService {
         Ok(Response::new(pb::CampaignResponse { header: self.ctx.current_header(), leader: Some(leader) }))
     }
 
-    async fn proclaim(
+    async fn proclaim_inner(
         &self,
         request: Request<pb::ProclaimRequest>,
     ) -> Result<Response<pb::ProclaimResponse>, Status> {
@@ -92,7 +135,7 @@ impl Election for ElectionService {
         Ok(Response::new(pb::ProclaimResponse { header: self.ctx.header(revision) }))
     }
 
-    async fn leader(
+    async fn leader_inner(
         &self,
         request: Request<pb::LeaderRequest>,
     ) -> Result<Response<pb::LeaderResponse>, Status> {
@@ -103,12 +146,10 @@ impl Election for ElectionService {
         self.leader_response(&name)?.map(Response::new).ok_or_else(|| Status::unknown("election: no leader"))
     }
 
-    type ObserveStream = ObserveStream;
-
-    async fn observe(
+    async fn observe_inner(
         &self,
         request: Request<pb::LeaderRequest>,
-    ) -> Result<Response<Self::ObserveStream>, Status> {
+    ) -> Result<Response<ObserveStream>, Status> {
         let who = self.ctx.identity(&request).await?;
         let name = request.into_inner().name;
         check_read_prefix(&self.ctx, &who, &prefix_of(&name))?;
@@ -143,7 +184,7 @@ impl Election for ElectionService {
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
-    async fn resign(
+    async fn resign_inner(
         &self,
         request: Request<pb::ResignRequest>,
     ) -> Result<Response<pb::ResignResponse>, Status> {

@@ -16,9 +16,31 @@ pub struct LockService {
     pub ctx: Ctx,
 }
 
+/// etcd's lock and election servers return their client's errors as plain errors,
+/// which gRPC sends as `Unknown` with the error's text: so do we, whatever the code.
+pub fn plain(e: Status) -> Status {
+    Status::unknown(e.message())
+}
+
 #[tonic::async_trait]
 impl Lock for LockService {
     async fn lock(&self, request: Request<pb::LockRequest>) -> Result<Response<pb::LockResponse>, Status> {
+        self.lock_inner(request).await.map_err(plain)
+    }
+
+    async fn unlock(
+        &self,
+        request: Request<pb::UnlockRequest>,
+    ) -> Result<Response<pb::UnlockResponse>, Status> {
+        self.unlock_inner(request).await.map_err(plain)
+    }
+}
+
+impl LockService {
+    async fn lock_inner(
+        &self,
+        request: Request<pb::LockRequest>,
+    ) -> Result<Response<pb::LockResponse>, Status> {
         let who = self.ctx.identity(&request).await?;
         let req = request.into_inner();
         let mut prefix = req.name;
@@ -27,7 +49,7 @@ impl Lock for LockService {
         Ok(Response::new(pb::LockResponse { header: self.ctx.current_header(), key: held.key }))
     }
 
-    async fn unlock(
+    async fn unlock_inner(
         &self,
         request: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {

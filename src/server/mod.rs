@@ -210,7 +210,9 @@ pub async fn serve(
             .add_service(lock)
             .add_service(election)
             .add_service(auth);
-        let app = http::router(ctx.clone(), grpc.into_axum_router(), ctx.max_concurrent_streams);
+        // Metrics count gRPC calls only (the layer sits under the HTTP fallback).
+        let grpc = grpc.into_axum_router().layer(crate::metrics::GrpcLayer);
+        let app = http::router(ctx.clone(), grpc, ctx.max_concurrent_streams);
         tonic::transport::Server::builder()
             .accept_http1(true)
             .max_concurrent_streams(Some(ctx.max_concurrent_streams))
@@ -229,6 +231,21 @@ pub async fn serve(
         .add_service(election)
         .add_service(auth);
     spawn_router!(router, addr, accept, shutdown, "client")
+}
+
+/// Serve a `--listen-metrics-urls` listener: `/metrics` and `/health` only, over
+/// HTTP/1.1 or HTTP/2.
+#[cfg(not(madsim))]
+pub async fn serve_metrics(
+    ctx: Ctx,
+    addr: std::net::SocketAddr,
+    accept: crate::tls::Accept,
+    shutdown: crate::shutdown::Shutdown,
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
+    let app = http::metrics_router(ctx);
+    let router =
+        tonic::transport::Server::builder().accept_http1(true).add_routes(tonic::service::Routes::from(app));
+    spawn_router!(router, addr, accept, shutdown, "metrics")
 }
 
 /// Serve the peer (raft transport) service on `addr` until `shutdown` turns true.

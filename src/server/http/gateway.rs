@@ -33,7 +33,7 @@ use tonic::codegen::http::{header, request::Parts, HeaderMap, HeaderValue, Metho
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
-use super::{json, method_not_allowed, Ctx};
+use super::{json, Ctx};
 use crate::proto::etcdserverpb as pb;
 use crate::proto::etcdserverpb::auth_server::Auth;
 use crate::proto::etcdserverpb::cluster_server::Cluster;
@@ -58,7 +58,8 @@ pub async fn handle(ctx: &Ctx, streams: &Arc<Semaphore>, route: &str, req: Reque
         return super::go_error(StatusCode::NOT_FOUND, "Not Found");
     }
     if req.method() != Method::POST {
-        return method_not_allowed("POST");
+        // grpc-gateway names no allowed method.
+        return super::go_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     }
     let Ok(permit) = streams.clone().acquire_owned().await else {
         return error_response(&Status::unavailable("the gateway is shutting down"));
@@ -94,7 +95,7 @@ async fn call(ctx: &Ctx, route: &str, req: Request) -> Response {
             match decode_body(body, limit).await {
                 Ok(msg) => match $svc.$method(grpc_request(&parts, msg)).await {
                     Ok(stream) => stream_response(stream.into_inner()).await,
-                    Err(e) => error_response(&e),
+                    Err(e) => stream_error_response(&e),
                 },
                 Err(e) => error_response(&e),
             }
@@ -285,7 +286,8 @@ async fn decode_body<T: DeserializeOwned + Default + prost::Message>(
 }
 
 fn decode_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Status> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let trimmed = bytes.trim_ascii();
+    if trimmed.is_empty() || trimmed == b"null" {
         return Ok(T::default());
     }
     let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
@@ -331,7 +333,8 @@ where
     T: DeserializeOwned + prost::Message + Send + 'static,
 {
     let mut reader = JsonReader { body: body.into_data_stream(), buf: Vec::new(), limit };
-    let first = reader.next::<T>().await?;
+    // grpc-gateway hands this error over as a plain one: code Unknown.
+    let first = reader.next::<T>().await.map_err(|e| Status::unknown(e.message()))?;
     let Some(first) = first else {
         return Ok(Box::pin(futures::stream::empty()));
     };
@@ -481,6 +484,14 @@ fn error_chunk(status: &Status) -> bytes::Bytes {
     serde_json::to_vec(&chunk).unwrap_or_default().into()
 }
 
+/// A stream that fails before it starts: the error chunk, with its HTTP status.
+fn stream_error_response(status: &Status) -> Response {
+    let mut resp = Response::new(Body::from(error_chunk(status)));
+    *resp.status_mut() = http_status(status.code());
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
 /// A streamed answer. The status line waits for the first message: a stream that
 /// fails before any message answers with the error's HTTP status, as grpc-gateway.
 async fn stream_response<T, S>(mut stream: S) -> Response
@@ -494,6 +505,7 @@ where
         Some(Err(e)) => (http_status(e.code()), Some(error_chunk(&e))),
     };
     let failed = status != StatusCode::OK;
+    let empty = first.is_none();
     let rest = futures::stream::unfold((stream, failed), |(mut stream, done)| async move {
         if done {
             return None;
@@ -508,5 +520,10 @@ where
     let mut resp = Response::new(Body::from_stream(chunks));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    with_gateway_headers(resp)
+    // A stream that never answered has no gRPC response metadata to forward.
+    if empty || failed {
+        resp
+    } else {
+        with_gateway_headers(resp)
+    }
 }

@@ -7,7 +7,7 @@
 //!   ([`gateway`]), which only translates JSON and calls the gRPC service handlers
 //!   in-process, so auth, leader routing and timeouts stay written once;
 //! - `/health`, `/livez`, `/readyz`, `/version` ([`health`]);
-//! - `/metrics` (Prometheus text, when the metrics module serves it);
+//! - `/metrics` (Prometheus text, [`crate::metrics`]);
 //! - anything else: Go's `404 page not found`.
 //!
 //! Real build only: the simulated network carries no HTTP.
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use tonic::codegen::http::{header, HeaderValue, StatusCode};
+use tonic::codegen::http::{header, HeaderValue, Method, StatusCode};
 
 use super::Ctx;
 use tokio::sync::Semaphore;
@@ -38,6 +38,24 @@ pub fn router(ctx: Ctx, grpc: axum::Router, max_streams: u32) -> axum::Router {
     })
 }
 
+/// A `--listen-metrics-urls` listener's router: `/metrics` and `/health` (and the
+/// probes), nothing else.
+pub fn metrics_router(ctx: Ctx) -> axum::Router {
+    axum::Router::new().fallback(move |req: Request| {
+        let ctx = ctx.clone();
+        async move {
+            let (parts, _body) = req.into_parts();
+            match parts.uri.path() {
+                "/metrics" => metrics(),
+                "/health" => health::health(&ctx, &parts).await,
+                "/livez" => health::livez(&ctx, &parts).await,
+                "/readyz" => health::readyz(&ctx, &parts).await,
+                _ => go_error(StatusCode::NOT_FOUND, "404 page not found"),
+            }
+        }
+    })
+}
+
 /// A request no gRPC service route matched.
 async fn handle(ctx: Ctx, streams: Arc<Semaphore>, req: Request) -> Response {
     if is_grpc(&req) {
@@ -45,7 +63,32 @@ async fn handle(ctx: Ctx, streams: Arc<Semaphore>, req: Request) -> Response {
         let (parts, ()) = tonic::Status::unimplemented("").into_http::<()>().into_parts();
         return Response::from_parts(parts, Body::empty());
     }
+    let mut resp = route(ctx, streams, req).await;
+    // etcd's access controller (`--cors`, default `*`) marks every HTTP answer.
+    let headers = resp.headers_mut();
+    headers
+        .insert("access-control-allow-methods", HeaderValue::from_static("POST, GET, OPTIONS, PUT, DELETE"));
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("accept, content-type, authorization"),
+    );
+    resp
+}
+
+async fn route(ctx: Ctx, streams: Arc<Semaphore>, req: Request) -> Response {
+    if req.method() == Method::OPTIONS {
+        // A CORS preflight: allowed, nothing else.
+        return Response::new(Body::empty());
+    }
     let path = req.uri().path().to_string();
+    if path == "/v3" {
+        // Go's mux redirects a subtree's name to the subtree.
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        resp.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/v3/"));
+        return resp;
+    }
     if let Some(route) = gateway_route(&path) {
         let route = route.to_string();
         return gateway::handle(&ctx, &streams, &route, req).await;
@@ -56,6 +99,7 @@ async fn handle(ctx: Ctx, streams: Arc<Semaphore>, req: Request) -> Response {
         "/livez" => health::livez(&ctx, &parts).await,
         "/readyz" => health::readyz(&ctx, &parts).await,
         "/version" => health::version(&parts),
+        "/metrics" => metrics(),
         _ => go_error(StatusCode::NOT_FOUND, "404 page not found"),
     }
 }
@@ -87,6 +131,13 @@ pub fn go_error(status: StatusCode, message: &str) -> Response {
 pub fn method_not_allowed(allow: &'static str) -> Response {
     let mut resp = go_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// `/metrics`: Prometheus text (see [`crate::metrics`]).
+pub fn metrics() -> Response {
+    let mut resp = Response::new(Body::from(crate::metrics::render()));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
     resp
 }
 
