@@ -4,7 +4,8 @@
 //! The gateway only translates: the body is decoded into the protobuf request (proto3
 //! JSON as etcd's gateway reads it: `.proto` or lowerCamel field names, 64-bit
 //! integers as strings or numbers, bytes in base64, enums by name or number, unknown
-//! fields ignored, an empty body is the empty request), the gRPC service handler is
+//! fields ignored, `null` as the zero value, the last of a repeated key, an empty
+//! body is the empty request), the gRPC service handler is
 //! called in-process with the `Authorization` header as the `authorization`
 //! metadata (and `Grpc-Metadata-<key>` headers as `<key>`), and the response is
 //! written as etcd's gateway writes it (`.proto` field names, zero values left out,
@@ -286,15 +287,33 @@ async fn decode_body<T: DeserializeOwned + Default + prost::Message>(
 }
 
 fn decode_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Status> {
-    let trimmed = bytes.trim_ascii();
-    if trimmed.is_empty() || trimmed == b"null" {
-        return Ok(T::default());
-    }
-    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>();
     match stream.next() {
-        Some(Ok(msg)) => Ok(msg),
+        Some(Ok(value)) => from_value(value),
         Some(Err(e)) => Err(Status::invalid_argument(e.to_string())),
         None => Ok(T::default()),
+    }
+}
+
+/// A request message from a JSON value read as Go's decoder reads it: `null` (for
+/// the message or any field) is the zero value, and of a key given twice the last
+/// one counts (a JSON object read into a map keeps the last).
+fn from_value<T: DeserializeOwned + Default>(mut value: serde_json::Value) -> Result<T, Status> {
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    drop_nulls(&mut value);
+    serde_json::from_value(value).map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+fn drop_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }
 
@@ -330,7 +349,7 @@ type Requests<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static
 /// grpc-gateway); a later one ends the request side, as the end of the body does.
 async fn json_requests<T>(body: Body, limit: usize) -> Result<Requests<T>, Status>
 where
-    T: DeserializeOwned + prost::Message + Send + 'static,
+    T: DeserializeOwned + prost::Message + Default + Send + 'static,
 {
     let mut reader = JsonReader { body: body.into_data_stream(), buf: Vec::new(), limit };
     // grpc-gateway hands this error over as a plain one: code Unknown.
@@ -356,16 +375,18 @@ struct JsonReader {
 
 impl JsonReader {
     /// The next object; `None` at the end of the body.
-    async fn next<T: DeserializeOwned + prost::Message>(&mut self) -> Result<Option<T>, Status> {
+    async fn next<T: DeserializeOwned + prost::Message + Default>(&mut self) -> Result<Option<T>, Status> {
         loop {
             let start = self.buf.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(self.buf.len());
             self.buf.drain(..start);
             if !self.buf.is_empty() {
-                let mut stream = serde_json::Deserializer::from_slice(&self.buf).into_iter::<T>();
+                let mut stream =
+                    serde_json::Deserializer::from_slice(&self.buf).into_iter::<serde_json::Value>();
                 match stream.next() {
-                    Some(Ok(msg)) => {
+                    Some(Ok(value)) => {
                         let used = stream.byte_offset();
                         self.buf.drain(..used);
+                        let msg = from_value::<T>(value)?;
                         check_size(&msg, self.limit)?;
                         return Ok(Some(msg));
                     }
