@@ -401,7 +401,14 @@ fn build(
         snapshot_count: parse_num("snapshot-count", &get("snapshot-count"))?,
         max_txn_ops: parse_num("max-txn-ops", &get("max-txn-ops"))?,
         max_request_bytes: parse_num("max-request-bytes", &get("max-request-bytes"))?,
-        max_concurrent_streams: parse_num("max-concurrent-streams", &get("max-concurrent-streams"))?,
+        // 0 means no limit, as grpc-go reads it.
+        max_concurrent_streams: match parse_num::<u32>(
+            "max-concurrent-streams",
+            &get("max-concurrent-streams"),
+        )? {
+            0 => u32::MAX,
+            n => n,
+        },
         quota_backend_bytes: if quota <= 0 { DEFAULT_QUOTA_BYTES } else { quota as u64 },
         heartbeat_interval_ms: parse_num("heartbeat-interval", &get("heartbeat-interval"))?,
         election_timeout_ms: parse_num("election-timeout", &get("election-timeout"))?,

@@ -557,7 +557,20 @@ impl Side {
         match step {
             Step::Call { req, capture, .. } => {
                 let mut obs = Vec::new();
-                let answer = self.call(req, &mut obs);
+                let mut answer = self.call(req, &mut obs);
+                // A step that captures (member add, lease grant, ...) is retried a few
+                // times if its answer has nothing to capture: a server starting up under
+                // a loaded machine may refuse it once (e.g. a request timeout).
+                for _ in 0..4 {
+                    let captured =
+                        capture.iter().all(|(_, path, _)| answer.as_ref().and_then(|j| j.at(path)).is_some());
+                    if captured {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                    obs.clear();
+                    answer = self.call(req, &mut obs);
+                }
                 out.extend(obs.into_iter().map(|o| (false, o)));
                 for (var, path, mask) in capture {
                     match answer.as_ref().and_then(|j| j.at(path)).and_then(Json::as_str) {
@@ -566,7 +579,11 @@ impl Side {
                             self.set(var, &v, *mask);
                         }
                         None => {
-                            out.push((false, Obs::Fail(format!("nothing at {path:?} to capture as {var}"))))
+                            let got = answer.as_ref().map_or("no JSON".to_string(), |j| j.to_string());
+                            out.push((
+                                false,
+                                Obs::Fail(format!("nothing at {path:?} to capture as {var} in {got}")),
+                            ))
                         }
                     }
                 }

@@ -119,7 +119,23 @@ impl RaftNode {
                 self.raft.change_membership(members, retain).await.map_err(super::node::write_error)?;
             }
         }
-        let members = self.members();
+        // The change is committed; the membership this member reports (raft's
+        // metrics) may trail it by a moment. Answer with the membership that
+        // includes the change, as etcd does (a removed member is no longer listed).
+        let reflects = |members: &[MemberRecord]| match &plan {
+            Plan::RemoveVoter(id) | Plan::RemoveLearner(id) => members.iter().all(|m| m.id != *id),
+            Plan::Promote(id) | Plan::AddVoter(id, _) => members.iter().any(|m| m.id == *id && !m.is_learner),
+            Plan::AddLearner(id, _) => members.iter().any(|m| m.id == *id),
+            Plan::SetNode(id, info) => members.iter().any(|m| m.id == *id && m.info == *info),
+        };
+        let mut members = self.members();
+        for _ in 0..200 {
+            if reflects(&members) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            members = self.members();
+        }
         let concerned = match plan {
             Plan::AddLearner(id, _) | Plan::AddVoter(id, _) | Plan::SetNode(id, _) | Plan::Promote(id) => {
                 members.iter().find(|m| m.id == id).cloned()

@@ -66,6 +66,10 @@ pub async fn handle(ctx: &Ctx, streams: &Arc<Semaphore>, route: &str, req: Reque
         return error_response(&Status::unavailable("the gateway is shutting down"));
     };
     let resp = call(ctx, route, req).await;
+    if http_body::Body::size_hint(resp.body()).exact().is_some() {
+        // A whole answer (unary, or a stream that failed at once): the call is over.
+        return resp;
+    }
     resp.map(|body| {
         Body::from_stream(body.into_data_stream().map(move |chunk| {
             let _held = &permit;
@@ -117,7 +121,8 @@ async fn call(ctx: &Ctx, route: &str, req: Request) -> Response {
         "kv/compaction" => unary!(kv(), compact),
 
         "watch" => {
-            let creds = Credentials { token: token_of(&parts.headers), common_name: None };
+            // As every other call: the `authorization` and `Grpc-Metadata-*` headers.
+            let creds = Credentials::of(&grpc_request(&parts, ()));
             match json_requests::<pb::WatchRequest>(body, limit).await {
                 Ok(requests) => {
                     stream_response(WatchService { ctx: ctx.clone() }.open(creds, requests)).await
@@ -251,12 +256,6 @@ fn message_limit(limit: usize) -> usize {
     limit / 2
 }
 
-/// The token a gateway request carries: the `Authorization` header, as
-/// grpc-gateway forwards it (etcd reads the `authorization` metadata as a token).
-fn token_of(headers: &HeaderMap) -> Option<String> {
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
 /// The gRPC request the service sees: the message, the `authorization` metadata and
 /// any `Grpc-Metadata-<key>` headers as `<key>`. No client certificate: the gateway
 /// never stands for a certificate's user (etcd's rule).
@@ -351,7 +350,7 @@ async fn json_requests<T>(body: Body, limit: usize) -> Result<Requests<T>, Statu
 where
     T: DeserializeOwned + prost::Message + Default + Send + 'static,
 {
-    let mut reader = JsonReader { body: body.into_data_stream(), buf: Vec::new(), limit };
+    let mut reader = JsonReader::new(body, limit);
     // grpc-gateway hands this error over as a plain one: code Unknown.
     let first = reader.next::<T>().await.map_err(|e| Status::unknown(e.message()))?;
     let Some(first) = first else {
@@ -366,43 +365,117 @@ where
     Ok(Box::pin(futures::stream::once(async move { Ok(first) }).chain(rest)))
 }
 
-/// Reads JSON objects one at a time from a body that arrives in chunks.
+/// Reads JSON objects one at a time from a body that arrives in chunks. Every byte
+/// is scanned once (brackets and strings tracked across chunks) and a value is
+/// parsed once, when it is complete: a client that sends a large message a byte at
+/// a time costs linear work, not a parse per chunk.
 struct JsonReader {
     body: BodyDataStream,
     buf: Vec<u8>,
+    /// Where the unread part of `buf` starts.
+    start: usize,
+    /// The scan of the value that starts at `start`.
+    scan: Scan,
     limit: usize,
 }
 
+/// How far the value being read has been scanned.
+#[derive(Default)]
+struct Scan {
+    /// Bytes of `buf` scanned.
+    pos: usize,
+    depth: usize,
+    in_str: bool,
+    escaped: bool,
+}
+
 impl JsonReader {
+    fn new(body: Body, limit: usize) -> Self {
+        JsonReader { body: body.into_data_stream(), buf: Vec::new(), start: 0, scan: Scan::default(), limit }
+    }
+
+    /// Where the value at `start` ends, if it has arrived whole (scanning on from
+    /// where the last call stopped).
+    fn complete_value(&mut self) -> Option<usize> {
+        let scan = &mut self.scan;
+        scan.pos = scan.pos.max(self.start);
+        while scan.pos < self.buf.len() {
+            let b = self.buf[scan.pos];
+            scan.pos += 1;
+            if scan.in_str {
+                if scan.escaped {
+                    scan.escaped = false;
+                } else if b == b'\\' {
+                    scan.escaped = true;
+                } else if b == b'"' {
+                    scan.in_str = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => scan.in_str = true,
+                b'{' | b'[' => scan.depth += 1,
+                b'}' | b']' => {
+                    scan.depth = scan.depth.saturating_sub(1);
+                    if scan.depth == 0 {
+                        return Some(scan.pos);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
     /// The next object; `None` at the end of the body.
     async fn next<T: DeserializeOwned + prost::Message + Default>(&mut self) -> Result<Option<T>, Status> {
         loop {
-            let start = self.buf.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(self.buf.len());
-            self.buf.drain(..start);
-            if !self.buf.is_empty() {
-                let mut stream =
-                    serde_json::Deserializer::from_slice(&self.buf).into_iter::<serde_json::Value>();
-                match stream.next() {
-                    Some(Ok(value)) => {
-                        let used = stream.byte_offset();
-                        self.buf.drain(..used);
-                        let msg = from_value::<T>(value)?;
-                        check_size(&msg, self.limit)?;
-                        return Ok(Some(msg));
+            while self.start < self.buf.len() && self.buf[self.start].is_ascii_whitespace() {
+                self.start += 1;
+            }
+            if self.start < self.buf.len() {
+                match self.buf[self.start] {
+                    b'{' | b'[' => {
+                        if let Some(end) = self.complete_value() {
+                            let value =
+                                serde_json::from_slice::<serde_json::Value>(&self.buf[self.start..end])
+                                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                            self.start = end;
+                            self.scan = Scan::default();
+                            if self.start * 2 > self.buf.len() {
+                                self.buf.drain(..self.start);
+                                self.start = 0;
+                            }
+                            let msg = from_value::<T>(value)?;
+                            check_size(&msg, self.limit)?;
+                            return Ok(Some(msg));
+                        }
                     }
-                    Some(Err(e)) if !e.is_eof() => return Err(Status::invalid_argument(e.to_string())),
-                    _ => {}
+                    b'n' if self.buf.len() - self.start >= 4 => {
+                        if &self.buf[self.start..self.start + 4] != b"null" {
+                            return Err(Status::invalid_argument("invalid character in literal null"));
+                        }
+                        self.start += 4;
+                        return Ok(Some(T::default()));
+                    }
+                    b'n' => {}
+                    other => {
+                        return Err(Status::invalid_argument(format!(
+                            "invalid character {:?} looking for beginning of object",
+                            other as char
+                        )))
+                    }
                 }
             }
             match self.body.next().await {
                 Some(Ok(chunk)) => {
                     self.buf.extend_from_slice(&chunk);
-                    if self.buf.len() > self.limit {
+                    if self.buf.len() - self.start > self.limit {
                         return Err(too_large_or("length limit exceeded".into(), self.limit));
                     }
                 }
                 Some(Err(e)) => return Err(Status::invalid_argument(e.to_string())),
-                None if self.buf.is_empty() => return Ok(None),
+                None if self.start == self.buf.len() => return Ok(None),
                 None => return Err(Status::invalid_argument("unexpected EOF")),
             }
         }

@@ -31,7 +31,7 @@ use tokio::sync::Semaphore;
 /// gRPC client connection per listener, so that many streams are all it may have
 /// open; a call past them waits for one to end.
 pub fn router(ctx: Ctx, grpc: axum::Router, max_streams: u32) -> axum::Router {
-    let streams = Arc::new(Semaphore::new(max_streams as usize));
+    let streams = Arc::new(Semaphore::new((max_streams as usize).min(Semaphore::MAX_PERMITS)));
     grpc.fallback(move |req: Request| {
         let (ctx, streams) = (ctx.clone(), streams.clone());
         async move { handle(ctx, streams, req).await }
