@@ -229,4 +229,20 @@ fn gateway_over_tls_and_h2c() {
     assert_eq!(out, r#"{"health":"true"}"#);
     let (out, _) = curl(&ca, &[&https("/metrics")]);
     assert!(out.contains("\netcd_server_has_leader 1\n"), "metrics: {}", &out[..out.len().min(500)]);
+    // Gateway calls count as gRPC calls of their method (etcd's gateway is a gRPC
+    // client of its own server): the successful ranges above, and the watch the
+    // client closed.
+    let value = |series: &str| -> f64 {
+        out.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {series} in /metrics"))
+    };
+    let ranges_ok = value(
+        r#"grpc_server_handled_total{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"}"#,
+    );
+    assert!(ranges_ok >= 3.0, "ranges counted OK: {ranges_ok}");
+    let watches_canceled = value(
+        r#"grpc_server_handled_total{grpc_code="Canceled",grpc_method="Watch",grpc_service="etcdserverpb.Watch",grpc_type="bidi_stream"}"#,
+    );
+    assert!(watches_canceled >= 1.0, "watches counted Canceled: {watches_canceled}");
 }

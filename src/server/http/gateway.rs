@@ -35,6 +35,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
 use super::{json, Ctx};
+use crate::metrics::grpc;
 use crate::proto::etcdserverpb as pb;
 use crate::proto::etcdserverpb::auth_server::Auth;
 use crate::proto::etcdserverpb::cluster_server::Cluster;
@@ -55,9 +56,9 @@ use crate::server::watch::WatchService;
 /// Answer one gateway request; `route` is the path after `/v3/`. The call holds one
 /// of `streams` until its answer (a stream: its last message) is sent.
 pub async fn handle(ctx: &Ctx, streams: &Arc<Semaphore>, route: &str, req: Request) -> Response {
-    if !is_route(route) {
+    let Some(path) = grpc_path(route) else {
         return super::go_error(StatusCode::NOT_FOUND, "Not Found");
-    }
+    };
     if req.method() != Method::POST {
         // grpc-gateway names no allowed method.
         return super::go_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
@@ -65,17 +66,64 @@ pub async fn handle(ctx: &Ctx, streams: &Arc<Semaphore>, route: &str, req: Reque
     let Ok(permit) = streams.clone().acquire_owned().await else {
         return error_response(&Status::unavailable("the gateway is shutting down"));
     };
+    // Counted as a gRPC call of its method, as etcd's gateway (a gRPC client of its
+    // own server) is counted.
+    let mut counted = CountedCall::start(path);
     let resp = call(ctx, route, req).await;
     if http_body::Body::size_hint(resp.body()).exact().is_some() {
         // A whole answer (unary, or a stream that failed at once): the call is over.
+        counted.finish(resp.extensions().get::<GrpcCode>().map_or(grpc::CODE_OK, |c| c.0));
         return resp;
     }
+    // A stream: it ends OK when its last message is sent, Canceled if the client goes
+    // first; its stream slot is held until then.
     resp.map(|body| {
-        Body::from_stream(body.into_data_stream().map(move |chunk| {
-            let _held = &permit;
-            chunk
-        }))
+        let chunks = futures::stream::unfold(
+            (body.into_data_stream(), counted, permit),
+            |(mut chunks, mut counted, permit)| async move {
+                match chunks.next().await {
+                    Some(chunk) => Some((chunk, (chunks, counted, permit))),
+                    None => {
+                        counted.finish(grpc::CODE_OK);
+                        None
+                    }
+                }
+            },
+        );
+        Body::from_stream(chunks)
     })
+}
+
+/// The gRPC code of a failed gateway call (in its response's extensions).
+#[derive(Clone, Copy, Debug)]
+struct GrpcCode(usize);
+
+/// One gateway call in go-grpc-prometheus' counters: started now, handled with the
+/// code given to `finish`, or Canceled if dropped first.
+struct CountedCall {
+    method: Option<usize>,
+}
+
+impl CountedCall {
+    fn start(path: &str) -> CountedCall {
+        let method = grpc::method_index(path);
+        if let Some(m) = method {
+            grpc::started(m);
+        }
+        CountedCall { method }
+    }
+
+    fn finish(&mut self, code: usize) {
+        if let Some(m) = self.method.take() {
+            grpc::handled(m, code, None);
+        }
+    }
+}
+
+impl Drop for CountedCall {
+    fn drop(&mut self) {
+        self.finish(grpc::CODE_CANCELED);
+    }
 }
 
 /// Decode, call the service, encode.
@@ -186,63 +234,64 @@ async fn call(ctx: &Ctx, route: &str, req: Request) -> Response {
     }
 }
 
-/// Every route the gateway serves (after `/v3/`).
-pub const ROUTES: &[&str] = &[
-    "kv/range",
-    "kv/put",
-    "kv/deleterange",
-    "kv/txn",
-    "kv/compaction",
-    "watch",
-    "lease/grant",
-    "lease/revoke",
-    "kv/lease/revoke",
-    "lease/timetolive",
-    "kv/lease/timetolive",
-    "lease/leases",
-    "kv/lease/leases",
-    "lease/keepalive",
-    "cluster/member/add",
-    "cluster/member/remove",
-    "cluster/member/update",
-    "cluster/member/list",
-    "cluster/member/promote",
-    "maintenance/alarm",
-    "maintenance/status",
-    "maintenance/defragment",
-    "maintenance/hash",
-    "maintenance/hashkv",
-    "maintenance/snapshot",
-    "maintenance/transfer-leadership",
-    "maintenance/downgrade",
-    "auth/enable",
-    "auth/disable",
-    "auth/status",
-    "auth/authenticate",
-    "auth/user/add",
-    "auth/user/get",
-    "auth/user/list",
-    "auth/user/delete",
-    "auth/user/changepw",
-    "auth/user/grant",
-    "auth/user/revoke",
-    "auth/role/add",
-    "auth/role/get",
-    "auth/role/list",
-    "auth/role/delete",
-    "auth/role/grant",
-    "auth/role/revoke",
-    "lock/lock",
-    "lock/unlock",
-    "election/campaign",
-    "election/proclaim",
-    "election/leader",
-    "election/observe",
-    "election/resign",
+/// Every route the gateway serves (after `/v3/`), with the gRPC method it calls.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("kv/range", "/etcdserverpb.KV/Range"),
+    ("kv/put", "/etcdserverpb.KV/Put"),
+    ("kv/deleterange", "/etcdserverpb.KV/DeleteRange"),
+    ("kv/txn", "/etcdserverpb.KV/Txn"),
+    ("kv/compaction", "/etcdserverpb.KV/Compact"),
+    ("watch", "/etcdserverpb.Watch/Watch"),
+    ("lease/grant", "/etcdserverpb.Lease/LeaseGrant"),
+    ("lease/revoke", "/etcdserverpb.Lease/LeaseRevoke"),
+    ("kv/lease/revoke", "/etcdserverpb.Lease/LeaseRevoke"),
+    ("lease/timetolive", "/etcdserverpb.Lease/LeaseTimeToLive"),
+    ("kv/lease/timetolive", "/etcdserverpb.Lease/LeaseTimeToLive"),
+    ("lease/leases", "/etcdserverpb.Lease/LeaseLeases"),
+    ("kv/lease/leases", "/etcdserverpb.Lease/LeaseLeases"),
+    ("lease/keepalive", "/etcdserverpb.Lease/LeaseKeepAlive"),
+    ("cluster/member/add", "/etcdserverpb.Cluster/MemberAdd"),
+    ("cluster/member/remove", "/etcdserverpb.Cluster/MemberRemove"),
+    ("cluster/member/update", "/etcdserverpb.Cluster/MemberUpdate"),
+    ("cluster/member/list", "/etcdserverpb.Cluster/MemberList"),
+    ("cluster/member/promote", "/etcdserverpb.Cluster/MemberPromote"),
+    ("maintenance/alarm", "/etcdserverpb.Maintenance/Alarm"),
+    ("maintenance/status", "/etcdserverpb.Maintenance/Status"),
+    ("maintenance/defragment", "/etcdserverpb.Maintenance/Defragment"),
+    ("maintenance/hash", "/etcdserverpb.Maintenance/Hash"),
+    ("maintenance/hashkv", "/etcdserverpb.Maintenance/HashKV"),
+    ("maintenance/snapshot", "/etcdserverpb.Maintenance/Snapshot"),
+    ("maintenance/transfer-leadership", "/etcdserverpb.Maintenance/MoveLeader"),
+    ("maintenance/downgrade", "/etcdserverpb.Maintenance/Downgrade"),
+    ("auth/enable", "/etcdserverpb.Auth/AuthEnable"),
+    ("auth/disable", "/etcdserverpb.Auth/AuthDisable"),
+    ("auth/status", "/etcdserverpb.Auth/AuthStatus"),
+    ("auth/authenticate", "/etcdserverpb.Auth/Authenticate"),
+    ("auth/user/add", "/etcdserverpb.Auth/UserAdd"),
+    ("auth/user/get", "/etcdserverpb.Auth/UserGet"),
+    ("auth/user/list", "/etcdserverpb.Auth/UserList"),
+    ("auth/user/delete", "/etcdserverpb.Auth/UserDelete"),
+    ("auth/user/changepw", "/etcdserverpb.Auth/UserChangePassword"),
+    ("auth/user/grant", "/etcdserverpb.Auth/UserGrantRole"),
+    ("auth/user/revoke", "/etcdserverpb.Auth/UserRevokeRole"),
+    ("auth/role/add", "/etcdserverpb.Auth/RoleAdd"),
+    ("auth/role/get", "/etcdserverpb.Auth/RoleGet"),
+    ("auth/role/list", "/etcdserverpb.Auth/RoleList"),
+    ("auth/role/delete", "/etcdserverpb.Auth/RoleDelete"),
+    ("auth/role/grant", "/etcdserverpb.Auth/RoleGrantPermission"),
+    ("auth/role/revoke", "/etcdserverpb.Auth/RoleRevokePermission"),
+    ("lock/lock", "/v3lockpb.Lock/Lock"),
+    ("lock/unlock", "/v3lockpb.Lock/Unlock"),
+    ("election/campaign", "/v3electionpb.Election/Campaign"),
+    ("election/proclaim", "/v3electionpb.Election/Proclaim"),
+    ("election/leader", "/v3electionpb.Election/Leader"),
+    ("election/observe", "/v3electionpb.Election/Observe"),
+    ("election/resign", "/v3electionpb.Election/Resign"),
 ];
 
-fn is_route(route: &str) -> bool {
-    ROUTES.contains(&route)
+/// The gRPC method `route` calls, if it is a route.
+fn grpc_path(route: &str) -> Option<&'static str> {
+    ROUTES.iter().find(|(r, _)| *r == route).map(|(_, path)| *path)
 }
 
 /// The largest JSON body read: twice the largest gRPC message the server takes
@@ -532,7 +581,9 @@ pub fn error_response(status: &Status) -> Response {
     let body = ErrorBody { error: status.message(), message: status.message(), code: status.code() as i32 };
     let bytes = serde_json::to_vec(&body)
         .unwrap_or_else(|_| b"{\"error\": \"failed to marshal error message\"}".to_vec());
-    json(http_status(status.code()), bytes)
+    let mut resp = json(http_status(status.code()), bytes);
+    resp.extensions_mut().insert(GrpcCode(status.code() as usize));
+    resp
 }
 
 #[derive(Serialize)]
@@ -581,6 +632,7 @@ fn error_chunk(status: &Status) -> bytes::Bytes {
 /// A stream that fails before it starts: the error chunk, with its HTTP status.
 fn stream_error_response(status: &Status) -> Response {
     let mut resp = Response::new(Body::from(error_chunk(status)));
+    resp.extensions_mut().insert(GrpcCode(status.code() as usize));
     *resp.status_mut() = http_status(status.code());
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
