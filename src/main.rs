@@ -102,6 +102,9 @@ mod etcdmain {
     }
 
     async fn run(cfg: Config) -> i32 {
+        // Before anything is started or announced: a SIGTERM sent as soon as the
+        // readiness lines appear must stop the member cleanly, not kill it.
+        let mut signals = Signals::install();
         if !cfg.config_file.is_empty() {
             tracing::info!(
                 path = %cfg.config_file,
@@ -151,7 +154,7 @@ mod etcdmain {
             }
         }
         let code = tokio::select! {
-            _ = wait_for_signal() => {
+            () = signals.wait() => {
                 tracing::info!("received signal; shutting down");
                 0
             }
@@ -172,18 +175,40 @@ mod etcdmain {
         code
     }
 
-    async fn wait_for_signal() {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+    /// SIGTERM and SIGINT, listened for from the start.
+    struct Signals {
+        term: Option<tokio::signal::unix::Signal>,
+        int: Option<tokio::signal::unix::Signal>,
+    }
+
+    impl Signals {
+        fn install() -> Signals {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() }
+        }
+
+        /// The first of either signal.
+        async fn wait(&mut self) {
+            let term = async {
+                match self.term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match self.int.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = term => {}
+                () = int => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
         }
     }
 }
