@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use tonic::codegen::http::{header, HeaderValue, Method, StatusCode};
+use tonic::codegen::http::{header, request::Parts, HeaderValue, Method, StatusCode};
 
 use super::Ctx;
 use tokio::sync::Semaphore;
@@ -45,14 +45,23 @@ pub fn metrics_router(ctx: Ctx) -> axum::Router {
         let ctx = ctx.clone();
         async move {
             let (parts, _body) = req.into_parts();
-            match parts.uri.path() {
-                "/metrics" => metrics(),
-                "/health" => health::health(&ctx, &parts).await,
-                "/livez" => health::livez(&ctx, &parts).await,
-                "/readyz" => health::readyz(&ctx, &parts).await,
-                _ => go_error(StatusCode::NOT_FOUND, "404 page not found"),
+            match probe(&ctx, &parts).await {
+                Some(resp) => resp,
+                None => go_error(StatusCode::NOT_FOUND, "404 page not found"),
             }
         }
+    })
+}
+
+/// `/health`, `/livez`, `/readyz` and `/metrics`, which the client URLs and the
+/// metrics URLs both serve; `None` for any other path.
+async fn probe(ctx: &Ctx, parts: &Parts) -> Option<Response> {
+    Some(match parts.uri.path() {
+        "/health" => health::health(ctx, parts).await,
+        "/livez" => health::livez(ctx, parts).await,
+        "/readyz" => health::readyz(ctx, parts).await,
+        "/metrics" => metrics(),
+        _ => return None,
     })
 }
 
@@ -94,12 +103,11 @@ async fn route(ctx: Ctx, streams: Arc<Semaphore>, req: Request) -> Response {
         return gateway::handle(&ctx, &streams, &route, req).await;
     }
     let (parts, _body) = req.into_parts();
+    if let Some(resp) = probe(&ctx, &parts).await {
+        return resp;
+    }
     match path.as_str() {
-        "/health" => health::health(&ctx, &parts).await,
-        "/livez" => health::livez(&ctx, &parts).await,
-        "/readyz" => health::readyz(&ctx, &parts).await,
         "/version" => health::version(&parts),
-        "/metrics" => metrics(),
         _ => go_error(StatusCode::NOT_FOUND, "404 page not found"),
     }
 }
