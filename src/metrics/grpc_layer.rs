@@ -23,7 +23,11 @@ use pin_project_lite::pin_project;
 
 use super::grpc::{self, Direction, FrameCounter, CODE_CANCELED, CODE_UNKNOWN};
 
-/// Wrap tonic's router with it: `Server::builder().layer(metrics::GrpcLayer)`.
+/// Wrap the client port's whole service with it: `Server::builder().layer(metrics::GrpcLayer)`.
+/// Outside the router rather than on its routes: a layer on axum's routes boxes every
+/// request and response body once more (measured: ~2.7 µs more server CPU per
+/// serializable range, 12%). Requests that are not gRPC calls (the HTTP face) pass
+/// through uncounted.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GrpcLayer;
 
@@ -90,9 +94,11 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let method = grpc::method_index(req.uri().path());
+        // A call of a method we do not serve still moves gRPC bytes; HTTP does not.
+        let counted = method.is_some() || is_grpc(req.headers());
         let call = method.map(Call::start);
-        let req = req.map(|body| CountedBody::new(body, Direction::Received, method, None));
-        ResponseFuture { inner: self.inner.call(req), method, call }
+        let req = req.map(|body| CountedBody::new(body, Direction::Received, method, None, counted));
+        ResponseFuture { inner: self.inner.call(req), method, call, counted }
     }
 }
 
@@ -103,7 +109,13 @@ pin_project! {
         inner: F,
         method: Option<usize>,
         call: Option<Call>,
+        counted: bool,
     }
+}
+
+/// Whether a request is a gRPC call (`content-type: application/grpc[+proto…]`).
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
 impl<F, RB, E> Future for ResponseFuture<F>
@@ -122,8 +134,8 @@ where
                 if let (Some(code), Some(c)) = (status_in(response.headers()), call.as_mut()) {
                     c.finish(code);
                 }
-                let method = *this.method;
-                Ok(response.map(|body| CountedBody::new(body, Direction::Sent, method, call)))
+                let (method, counted) = (*this.method, *this.counted);
+                Ok(response.map(|body| CountedBody::new(body, Direction::Sent, method, call, counted)))
             }
             Err(e) => {
                 if let Some(c) = call.as_mut() {
@@ -145,12 +157,14 @@ pin_project! {
         method: Option<usize>,
         frames: FrameCounter,
         call: Option<Call>,
+        // False for HTTP that is not gRPC: passed through, nothing counted.
+        counted: bool,
     }
 }
 
 impl<B> CountedBody<B> {
-    fn new(inner: B, direction: Direction, method: Option<usize>, call: Option<Call>) -> Self {
-        CountedBody { inner, direction, method, frames: FrameCounter::default(), call }
+    fn new(inner: B, direction: Direction, method: Option<usize>, call: Option<Call>, counted: bool) -> Self {
+        CountedBody { inner, direction, method, frames: FrameCounter::default(), call, counted }
     }
 }
 
@@ -167,6 +181,9 @@ where
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let polled = ready!(this.inner.poll_frame(cx));
+        if !*this.counted {
+            return Poll::Ready(polled);
+        }
         let ended = match &polled {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {

@@ -148,7 +148,7 @@ mod layer {
             }
         });
         let mut svc = GrpcLayer.layer(inner);
-        let req = http::Request::post(path).body(request).unwrap();
+        let req = http::Request::post(path).header("content-type", "application/grpc").body(request).unwrap();
         block_on(svc.call(req)).unwrap()
     }
 
@@ -270,15 +270,15 @@ mod layer {
     }
 
     /// Exactly as the client port is built (`server::serve`): tonic's routes as an axum
-    /// router, the layer on them, the HTTP face as the fallback added after it. Real
+    /// router with the HTTP face as its fallback, the layer around the whole. Real
     /// tonic answers: a success streams its message then `grpc-status: 0` trailers, a
     /// failure is trailers-only; plain HTTP reaches the fallback as before.
     #[tokio::test]
     async fn on_tonics_routes_as_the_client_port_builds_them() {
         use prost::Message;
-        use tower::ServiceExt;
-        let routes = tonic::service::Routes::new(LockServer::new(Locks)).into_axum_router().layer(GrpcLayer);
-        let app = routes.fallback(|| async { "not gRPC" });
+        use tower::{Layer, ServiceExt};
+        let routes = tonic::service::Routes::new(LockServer::new(Locks)).into_axum_router();
+        let app = GrpcLayer.layer(routes.fallback(|| async { "not gRPC" }));
         let grpc_call = |path: &str, message: Vec<u8>| {
             http::Request::post(path)
                 .header("content-type", "application/grpc")

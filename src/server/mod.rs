@@ -210,12 +210,12 @@ pub async fn serve(
             .add_service(lock)
             .add_service(election)
             .add_service(auth);
-        // Metrics count gRPC calls only (the layer sits under the HTTP fallback).
-        let grpc = grpc.into_axum_router().layer(crate::metrics::GrpcLayer);
-        let app = http::router(ctx.clone(), grpc, ctx.max_concurrent_streams);
+        let app = http::router(ctx.clone(), grpc.into_axum_router(), ctx.max_concurrent_streams);
+        // Metrics count gRPC calls only: the layer lets the HTTP face pass uncounted.
         tonic::transport::Server::builder()
             .accept_http1(true)
             .max_concurrent_streams(Some(ctx.max_concurrent_streams))
+            .layer(crate::metrics::GrpcLayer)
             .add_routes(tonic::service::Routes::from(app))
     };
     #[cfg(madsim)]
