@@ -14,6 +14,21 @@ use etcd_client::{Client, DeleteOptions};
 use metastore::env::fs_disk::FsDisk;
 use metastore::node::Node;
 
+/// One HTTP/1.1 request on the client port; the response's status line and body.
+async fn http(port: u16, method: &str, path: &str, body: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
 /// The value of the sample line that is exactly `series` (name and labels), if any.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -59,6 +74,21 @@ async fn a_member_reports_what_it_served() {
     assert_eq!(sample(&text, &id), Some(1.0));
     let version = format!("etcd_server_version{{server_version=\"{}\"}}", metastore::server::SERVER_VERSION);
     assert_eq!(sample(&text, &version), Some(1.0));
+
+    // gRPC calls are counted once each by the layer around the client port; a
+    // gateway call once, as the gRPC call it makes; /health in etcd's own counters.
+    let put_ok = r#"grpc_server_handled_total{grpc_code="OK",grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"}"#;
+    let range_ok = r#"grpc_server_handled_total{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"}"#;
+    assert_eq!(sample(&text, put_ok).unwrap() - sample(&before, put_ok).unwrap_or(0.0), 4.0);
+    let (ranges_before, healthy_before) =
+        (sample(&text, range_ok).unwrap(), sample(&text, "etcd_server_health_success").unwrap());
+    let (status, body) = http(client_port, "POST", "/v3/kv/range", r#"{"key":"aw=="}"#).await;
+    assert!(status.contains(" 200 "), "{status} {body}");
+    let (status, body) = http(client_port, "GET", "/health", "").await;
+    assert!(status.contains(" 200 ") && body.contains(r#""health":"true""#), "{status} {body}");
+    let text = metastore::metrics::render();
+    assert_eq!(sample(&text, range_ok).unwrap() - ranges_before, 1.0, "the gateway's range, once");
+    assert_eq!(sample(&text, "etcd_server_health_success").unwrap() - healthy_before, 1.0);
 
     node.stop().await;
     let after = metastore::metrics::render();

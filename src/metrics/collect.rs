@@ -37,6 +37,14 @@ fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> f
         .encode_counter::<NoLabelSet, _, u64>(&value, None)
 }
 
+/// A counter etcd names without `_total` (Go's client adds no suffix): written
+/// untyped, as the encoder would add `_total` to a counter. Its value never falls,
+/// and `rate()` and alerts read it by its name as they read etcd's.
+fn counter_as_named(enc: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
+    enc.encode_descriptor(name, help, None, MetricType::Unknown)?
+        .encode_counter::<NoLabelSet, _, u64>(&value, None)
+}
+
 fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, value: impl EncodeGaugeValue) -> fmt::Result {
     enc.encode_descriptor(name, help, None, MetricType::Gauge)?.encode_gauge(&value)
 }
@@ -138,6 +146,10 @@ fn encode_server(enc: &mut DescriptorEncoder) -> fmt::Result {
     gauge(enc, "etcd_server_proposals_pending", pending, PROPOSALS_PENDING.load(Ordering::Relaxed))?;
     let failed = "Proposals that failed (no leader, leader lost, timed out)";
     counter(enc, "etcd_server_proposals_failed", failed, load(&PROPOSALS_FAILED))?;
+    let success = "The total number of successful health checks";
+    counter_as_named(enc, "etcd_server_health_success", success, load(&HEALTH_SUCCESS))?;
+    let failures = "The total number of failed health checks";
+    counter_as_named(enc, "etcd_server_health_failures", failures, load(&HEALTH_FAILURES))?;
     let version = "The version this member runs, on the label server_version (value 1)";
     labeled_one(enc, "etcd_server_version", version, "server_version", SERVER_VERSION)?;
     let cluster = "The cluster's version, on the label cluster_version (value 1)";

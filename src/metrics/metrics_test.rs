@@ -37,7 +37,7 @@ pub(super) fn families(text: &str) -> BTreeMap<String, String> {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
             assert!(helped.contains(name), "TYPE before HELP for {name}");
-            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            assert!(["counter", "gauge", "histogram", "untyped"].contains(&kind), "{line}");
             assert!(types.insert(name.to_string(), kind.to_string()).is_none(), "two TYPE lines for {name}");
             current = Some((name.to_string(), kind.to_string()));
             continue;
@@ -104,6 +104,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("etcd_server_proposals_applied_total", "gauge"),
     ("etcd_server_proposals_pending", "gauge"),
     ("etcd_server_proposals_failed_total", "counter"),
+    ("etcd_server_health_success", "untyped"),
+    ("etcd_server_health_failures", "untyped"),
     ("etcd_server_quota_backend_bytes", "gauge"),
     ("etcd_server_version", "gauge"),
     ("etcd_cluster_version", "gauge"),
@@ -226,6 +228,13 @@ fn proposals_pend_and_fail() {
     refused.finish(false);
     drop(abandoned);
     leader_changed();
+    let (healthy, unhealthy) =
+        (counter_value("etcd_server_health_success"), counter_value("etcd_server_health_failures"));
+    health_checked(true);
+    health_checked(false);
+    health_checked(false);
+    assert!(counter_value("etcd_server_health_success") > healthy);
+    assert!(counter_value("etcd_server_health_failures") >= unhealthy + 2.0);
     assert!(counter_value("etcd_server_proposals_failed_total") >= failed + 2.0);
     assert!(counter_value("etcd_server_leader_changes_seen_total") > changes);
 }

@@ -20,6 +20,7 @@
 //! | `etcd_server_proposals_applied_total` | gauge | applied index, on scrape |
 //! | `etcd_server_proposals_pending` | gauge | proposals this member is waiting on (its own, or forwarded to the leader) |
 //! | `etcd_server_proposals_failed_total` | counter | proposals that failed: no leader, leader changed, stopped, timed out or abandoned |
+//! | `etcd_server_health_success`, `etcd_server_health_failures` | untyped | `/health` answers, healthy or not. Counters in etcd, under these names without `_total`; prometheus-client adds `_total` to every counter, so they are written untyped to keep etcd's names |
 //! | `etcd_server_quota_backend_bytes` | gauge | `--quota-backend-bytes` |
 //! | `etcd_server_version{server_version}`, `etcd_cluster_version{cluster_version}`, `etcd_server_id{server_id}` | gauge | 1 on the label |
 //! | `etcd_mvcc_db_total_size_in_bytes`, `..._in_use_in_bytes` | gauge | the store's size as Status reports `dbSize` (both alike: no free pages) |
@@ -146,6 +147,16 @@ fn node_sample() -> Option<NodeSample> {
 static LEADER_CHANGES: AtomicU64 = AtomicU64::new(0);
 static PROPOSALS_PENDING: AtomicI64 = AtomicI64::new(0);
 static PROPOSALS_FAILED: AtomicU64 = AtomicU64::new(0);
+
+static HEALTH_SUCCESS: AtomicU64 = AtomicU64::new(0);
+static HEALTH_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// `/health` answered: healthy or not (etcd counts its `/health` checks only, not
+/// `/livez` or `/readyz`).
+pub fn health_checked(healthy: bool) {
+    let counter = if healthy { &HEALTH_SUCCESS } else { &HEALTH_FAILURES };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Raft saw a new leader.
 pub fn leader_changed() {

@@ -94,6 +94,7 @@ pub async fn health(ctx: &Ctx, req: &Parts) -> Response {
             "false"
         }
     };
+    crate::metrics::health_checked(health == "true");
     let body = serde_json::to_string(&Health { health }).unwrap_or_default();
     if health == "true" {
         // Go sniffs the JSON written without a content type as text.
