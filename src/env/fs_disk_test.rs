@@ -81,3 +81,37 @@ fn list_truncate_remove_exists() {
     assert!(disk.exists(&tmp.path().join("c")));
     assert!(disk.read(&tmp.path().join("b")).is_err());
 }
+
+#[test]
+fn a_reserved_file_writes_inside_its_reservation_and_gives_it_back_on_close() {
+    let tmp = TempDir::new("fs-reserved");
+    let disk = FsDisk::new();
+    disk.create_dir_all(tmp.path()).unwrap();
+    let path = tmp.path().join("seg");
+    let on_disk = || fs::metadata(&path).unwrap().len();
+    let mut f = disk.open_append_reserved(&path, 4096).unwrap();
+    f.append(b"hello ").unwrap();
+    f.append(b"world").unwrap();
+    f.sync().unwrap();
+    assert_eq!(f.len(), 11, "len counts appended bytes only");
+    let reserved = on_disk();
+    assert!(reserved == 4096 || reserved == 11, "reserved (or no fallocate here): {reserved}");
+    // Past the reservation: it grows in steps.
+    f.append(&[7u8; 5000]).unwrap();
+    f.sync().unwrap();
+    assert_eq!(f.len(), 5011);
+    assert!(on_disk() >= 5011);
+    let image = disk.read(&path).unwrap();
+    assert_eq!(&image[..11], b"hello world");
+    assert!(image[11..5011].iter().all(|b| *b == 7));
+    assert!(image[5011..].iter().all(|b| *b == 0), "the rest reads as zeros");
+    drop(f);
+    assert_eq!(on_disk(), 5011, "a clean close trims the reservation");
+    let mut f = disk.open_append_reserved(&path, 4096).unwrap();
+    assert_eq!(f.len(), 5011, "reopen positions at the end");
+    f.append(b"!").unwrap();
+    f.sync().unwrap();
+    drop(f);
+    assert_eq!(disk.read(&path).unwrap().len(), 5012);
+    assert_eq!(disk.read(&path).unwrap()[5011], b'!');
+}

@@ -80,8 +80,15 @@ pub(crate) fn scan_segment(bytes: &[u8]) -> SegmentScan {
 }
 
 /// First offset `>= from` where a complete frame with a good CRC starts.
+///
+/// A frame that starts after the last non-zero byte is all zeros, which is never a
+/// valid frame (checked below), so the search stops there: a reserved tail of
+/// zeros (`Disk::open_append_reserved`, megabytes after a crash) costs one pass.
 pub(crate) fn find_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
-    let last_start = bytes.len().checked_sub(HEADER_LEN)?;
+    let mut last_start = bytes.len().checked_sub(HEADER_LEN)?;
+    if record::decode_frame(&[0; HEADER_LEN]).is_err() {
+        last_start = last_start.min(bytes.iter().rposition(|b| *b != 0)?);
+    }
     (from..=last_start).find(|&at| record::decode_frame(&bytes[at..]).is_ok())
 }
 

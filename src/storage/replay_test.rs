@@ -66,3 +66,28 @@ fn find_valid_frame_skips_garbage() {
     assert_eq!(find_valid_frame(&padded, 0), Some(9));
     assert_eq!(find_valid_frame(&padded, 10), None);
 }
+
+#[test]
+fn an_all_zero_header_is_not_a_frame() {
+    // find_valid_frame stops at the last non-zero byte on this ground.
+    assert!(crate::storage::record::decode_frame(&[0; HEADER_LEN]).is_err());
+}
+
+#[test]
+fn a_reserved_tail_of_megabytes_is_torn_and_a_frame_before_it_still_counts() {
+    let (mut bytes, starts) = image(3);
+    // Damage record 2: record 3 after it must still be found though it is followed
+    // by 8 MiB of zeros (the search bound is the last non-zero byte, not before).
+    bytes[starts[1] + 20] ^= 0x10;
+    let end = bytes.len();
+    bytes.resize(end + (8 << 20), 0);
+    assert_eq!(find_valid_frame(&bytes, starts[1] + 1), Some(starts[2]));
+    let verdict = judge(&scan_segment(&bytes), true);
+    assert!(matches!(verdict, Verdict::Corrupt { offset, .. } if offset == starts[1] as u64), "{verdict:?}");
+    // Undamaged, the zeros are a torn tail.
+    let (mut clean, _) = image(3);
+    let clean_end = clean.len() as u64;
+    clean.resize(clean.len() + (8 << 20), 0);
+    assert_eq!(judge(&scan_segment(&clean), true), Verdict::TornTail { truncate_to: clean_end });
+    assert_eq!(find_valid_frame(&clean, clean_end as usize + 1), None);
+}

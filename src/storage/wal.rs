@@ -142,7 +142,7 @@ impl Wal {
             None => names.first().map_or(0, |n| n.seq),
         };
         let current = match segments.last() {
-            Some(last) => Some(reopen_current(&*disk, dir, last)?),
+            Some(last) => Some(reopen_current(&*disk, dir, last, &opts)?),
             None => None,
         };
         let dir = dir.to_path_buf();
@@ -261,9 +261,20 @@ impl Wal {
 
     fn start_segment(&mut self) -> Result<(), WalError> {
         let first_index = self.batch.first_index.expect("a non-empty batch has a first index");
+        // The segment being closed may end in reserved space: cut it to its records,
+        // durably, before the next one exists (replay allows a tail that is not a
+        // record in the last segment only).
+        if let (Some(file), Some(last)) = (self.current.take(), self.segments.last()) {
+            drop(file);
+            let path = self.dir.join(last.name.file_name());
+            self.disk.truncate(&path, last.bytes).map_err(WalError::io("close segment", &path))?;
+        }
         let name = SegmentName { seq: self.next_seq, first_index };
         let path = self.dir.join(name.file_name());
-        let file = self.disk.open_append(&path).map_err(WalError::io("create segment", &path))?;
+        let file = self
+            .disk
+            .open_append_reserved(&path, reserve_step(&self.opts))
+            .map_err(WalError::io("create segment", &path))?;
         self.disk.sync_dir(&self.dir).map_err(WalError::io("sync dir", &self.dir))?;
         self.next_seq += 1;
         self.segments.push(Segment { name, bytes: 0, max_index: None });
@@ -346,9 +357,21 @@ fn drop_empty_tail_segments(
     Ok(())
 }
 
-fn reopen_current(disk: &dyn Disk, dir: &Path, last: &Segment) -> Result<Box<dyn DiskFile>, WalError> {
+/// How far ahead of the writes a segment's space is reserved
+/// ([`Disk::open_append_reserved`]): a segment's size, in steps of at most 16 MiB.
+fn reserve_step(opts: &WalOptions) -> u64 {
+    opts.segment_size_bytes.clamp(4096, 16 << 20)
+}
+
+fn reopen_current(
+    disk: &dyn Disk,
+    dir: &Path,
+    last: &Segment,
+    opts: &WalOptions,
+) -> Result<Box<dyn DiskFile>, WalError> {
     let path = dir.join(last.name.file_name());
-    let mut file = disk.open_append(&path).map_err(WalError::io("open segment", &path))?;
+    let mut file =
+        disk.open_append_reserved(&path, reserve_step(opts)).map_err(WalError::io("open segment", &path))?;
     file.sync().map_err(WalError::io("fdatasync at open", &path))?;
     if file.len() != last.bytes {
         let reason = format!("file is {} bytes after replay, expected {}", file.len(), last.bytes);

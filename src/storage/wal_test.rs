@@ -391,9 +391,43 @@ fn fs_disk_round_trip_rotation_and_torn_tail() {
     drop(raw);
     let (wal, replayed) = Wal::open(disk.clone(), &wal_dir, small_segments()).unwrap();
     assert_eq!(replayed, recs(1..=12));
+    drop(wal); // closed: the reserved space after the records is given back
     assert_eq!(disk.read(&last).unwrap().len(), good_len, "torn header truncated");
-    drop(wal);
     assert_eq!(Wal::open(disk, &wal_dir, small_segments()).unwrap().1, recs(1..=12));
+}
+
+/// A crash (no clean close) leaves the current segment ending in reserved zeros:
+/// replay keeps every synced record, cuts the zeros, and segments closed by rotation
+/// end exactly at their last record (only the last may have a tail).
+#[test]
+fn fs_disk_reserved_segments_after_a_crash() {
+    let tmp = TempDir::new("wal-reserved");
+    let disk: Arc<dyn Disk> = Arc::new(FsDisk::new());
+    let wal_dir = tmp.path().join("wal");
+    let (mut wal, _) = Wal::open(disk.clone(), &wal_dir, small_segments()).unwrap();
+    for r in recs(1..=12) {
+        wal.append(r.kind, r.index, &r.payload).unwrap();
+        wal.sync().unwrap();
+    }
+    let names = wal.segment_file_names();
+    assert!(names.len() > 2);
+    std::mem::forget(wal); // a crash: the handle is never closed, nothing trimmed
+    for name in &names[..names.len() - 1] {
+        let image = disk.read(&wal_dir.join(name)).unwrap();
+        assert_eq!(
+            crate::storage::replay::scan_segment(&image).bad,
+            None,
+            "{name} was closed at its last record"
+        );
+    }
+    let (mut wal, replayed) = Wal::open(disk.clone(), &wal_dir, small_segments()).unwrap();
+    assert_eq!(replayed, recs(1..=12));
+    for r in recs(13..=14) {
+        wal.append(r.kind, r.index, &r.payload).unwrap();
+        wal.sync().unwrap();
+    }
+    std::mem::forget(wal);
+    assert_eq!(Wal::open(disk, &wal_dir, small_segments()).unwrap().1, recs(1..=14));
 }
 
 /// Every record can be read back from where its sync said it went, across segments,
