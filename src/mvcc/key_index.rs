@@ -46,6 +46,7 @@ use crate::mvcc::types::KeyValue;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredVersion {
     pub rev: Revision,
+    #[serde(with = "serde_bytes")]
     pub value: Box<[u8]>,
     pub lease: i64,
 }

@@ -217,3 +217,29 @@ fn memory_layout_is_as_documented() {
     assert_eq!(std::mem::size_of::<Generation>(), 40);
     assert_eq!(std::mem::size_of::<KeyIndex>(), 24);
 }
+
+/// Byte fields are written as one slice (`serde_bytes`), which bincode encodes exactly
+/// as it encoded them element by element before: snapshots, WAL records and peer
+/// messages written by earlier builds read the same.
+#[test]
+fn byte_fields_encode_as_before() {
+    use bincode::Options;
+    use serde::Serialize;
+    #[derive(Serialize)]
+    struct Elementwise {
+        rev: Revision,
+        value: Vec<u8>,
+        lease: i64,
+    }
+    let value: Vec<u8> = (0..=255u8).chain(0..40).collect();
+    let stored =
+        StoredVersion { rev: Revision::new(7, 2), value: value.clone().into_boxed_slice(), lease: 9 };
+    let plain = Elementwise { rev: Revision::new(7, 2), value, lease: 9 };
+    let varint = bincode::DefaultOptions::new();
+    assert_eq!(varint.serialize(&stored).unwrap(), varint.serialize(&plain).unwrap());
+    assert_eq!(bincode::serialize(&stored).unwrap(), bincode::serialize(&plain).unwrap());
+    let back: StoredVersion = varint.deserialize(&varint.serialize(&plain).unwrap()).unwrap();
+    assert_eq!(back, stored);
+    let back: StoredVersion = bincode::deserialize(&bincode::serialize(&plain).unwrap()).unwrap();
+    assert_eq!(back, stored);
+}

@@ -207,14 +207,17 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         if crate::buggify!("raft.snapshot") {
             return Err(io::Error::other("fail point raft.snapshot"));
         }
+        // Writes wait while the image is encoded under the read lock (see encode_ms).
+        let started = tokio::time::Instant::now();
         let (data, meta) = {
             let state = self.shared.read();
             let applied = self.shared.applied.read().unwrap_or_else(|p| p.into_inner());
             let meta = SnapshotMeta { last_log_id: applied.0, last_membership: applied.1.clone() };
             (state.encode(), meta)
         };
+        let encode_ms = started.elapsed().as_millis() as u64;
         let data = self.persist(&meta, data).await?;
-        tracing::info!(bytes = data.len(), last_log_id = ?meta.last_log_id, "saved snapshot");
+        tracing::info!(bytes = data.len(), encode_ms, last_log_id = ?meta.last_log_id, "saved snapshot");
         Ok(Snapshot { meta, snapshot: Cursor::new(data) })
     }
 }
