@@ -48,14 +48,16 @@ pub trait Disk: Send + Sync + 'static {
     }
     /// Open (creating if missing) a file for appending at its end.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn DiskFile>>;
-    /// [`open_append`](Disk::open_append) for a log that is only ever read back by a
-    /// reader that stops at the first invalid record (the WAL): the implementation may
-    /// reserve space ahead of the writes in steps of `step_bytes`, so the file may end
-    /// in zeros after its last append (`DiskFile::len` still counts appended bytes
-    /// only). On Linux, `FsDisk` does, with `fallocate`: an append that overwrites
-    /// reserved space leaves the file's size unchanged, and its fdatasync has no size
-    /// to commit to the file system's journal (measured here: ~180 → ~130 µs per
-    /// append + fdatasync of 300 bytes). Others open as `open_append`.
+    /// [`open_append`](Disk::open_append) for a log whose reader takes a tail of zeros
+    /// after its last valid record as a torn tail (the WAL's replay does, in its last
+    /// segment; the WAL cuts a segment to its records before starting the next). The
+    /// implementation may reserve space ahead of the writes in steps of `step_bytes`,
+    /// so the file may end in zeros after its last append (`DiskFile::len` still counts
+    /// appended bytes only). On Linux, `FsDisk` does, with `fallocate`: an append then
+    /// overwrites reserved space instead of growing the file, and its fdatasync has no
+    /// new file size to commit to the file system's journal (only the conversion of the
+    /// blocks it wrote). Measured on this machine: docs/performance.md, change 11.
+    /// Others open as `open_append`.
     fn open_append_reserved(&self, path: &Path, step_bytes: u64) -> io::Result<Box<dyn DiskFile>> {
         let _ = step_bytes;
         self.open_append(path)

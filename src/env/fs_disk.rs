@@ -41,34 +41,50 @@ struct FsFile {
     reserve: Option<Reserve>,
 }
 
-/// The space of a reserved file: its size on disk and the step it grows by.
+/// The space of a reserved file: its size on disk as this handle made it, the step it
+/// grows by, and whether it still grows (not after the file system refused a step).
 #[derive(Clone, Copy, Debug)]
 struct Reserve {
     allocated: u64,
     step: u64,
+    grow: bool,
 }
 
 impl FsFile {
     /// Write at `len` within reserved space, growing the reservation first if needed.
-    fn append_reserved(&mut self, reserve: Reserve, data: &[u8]) -> io::Result<()> {
+    #[cfg(unix)]
+    fn append_reserved(&mut self, mut reserve: Reserve, data: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         let end = self.len + data.len() as u64;
-        if end > reserve.allocated {
+        if end > reserve.allocated && reserve.grow {
             let steps = (end - reserve.allocated).div_ceil(reserve.step);
             let allocated = reserve.allocated + steps * reserve.step;
-            fallocate(&self.file, reserve.allocated, allocated - reserve.allocated)?;
-            self.reserve = Some(Reserve { allocated, ..reserve });
+            match fallocate(&self.file, reserve.allocated, allocated - reserve.allocated) {
+                Ok(()) => reserve.allocated = allocated,
+                // Out of space for a whole step (or any other refusal): plain writes
+                // from here, which need only the bytes written.
+                Err(_) => reserve.grow = false,
+            }
         }
         // A failed write leaves `len` where it was: bytes past it are torn-tail garbage
         // to a reader (and the WAL stops using a file whose write failed).
-        self.file.write_all_at(data, self.len)?;
-        self.len = end;
-        Ok(())
+        let written = self.file.write_all_at(data, self.len);
+        if written.is_ok() {
+            self.len = end;
+            reserve.allocated = reserve.allocated.max(end);
+        }
+        self.reserve = Some(reserve);
+        written
+    }
+
+    #[cfg(not(unix))]
+    fn append_reserved(&mut self, _: Reserve, _: &[u8]) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }
 
 /// `fallocate(2)` mode 0: `len` bytes from `offset` allocated (reading as zeros),
-/// the file extended over them.
+/// the file extended over them. Retried when interrupted by a signal.
 #[cfg(target_os = "linux")]
 fn fallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
     use std::os::fd::AsRawFd;
@@ -76,10 +92,17 @@ fn fallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
         libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
         libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
     );
-    // SAFETY: a plain syscall on an fd this File owns and keeps open for the call.
-    match unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
+    loop {
+        // SAFETY: a plain syscall on an fd this File owns and keeps open for the call.
+        match unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) } {
+            0 => return Ok(()),
+            _ => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+        }
     }
 }
 
@@ -91,9 +114,13 @@ fn fallocate(_: &File, _: u64, _: u64) -> io::Result<()> {
 impl Drop for FsFile {
     /// A clean close gives the reserved space back, so the file ends at its last
     /// append (best effort and not synced: after a crash, readers meet the zeros).
+    /// Only if the file is still the size this handle made it: a handle that outlived
+    /// a reopen of its file must not cut what the new one wrote.
     fn drop(&mut self) {
-        if self.reserve.is_some() {
-            let _ = self.file.set_len(self.len);
+        if let Some(reserve) = self.reserve {
+            if self.file.metadata().is_ok_and(|m| m.len() == reserve.allocated) {
+                let _ = self.file.set_len(self.len);
+            }
         }
     }
 }
@@ -194,14 +221,23 @@ impl Disk for FsDisk {
         let len = file.metadata()?.len();
         let step = step_bytes.max(1);
         // Reserve the first step now; where the file system cannot, plain appends.
-        let reserve = match fallocate(&file, len, step) {
-            Ok(()) => Some(Reserve { allocated: len + step, step }),
-            Err(_) => None,
-        };
-        if reserve.is_none() {
-            return self.open_append(path);
+        match fallocate(&file, len, step) {
+            Ok(()) => Ok(Box::new(FsFile {
+                file,
+                len,
+                reserve: Some(Reserve { allocated: len + step, step, grow: true }),
+            })),
+            Err(_) => {
+                // A refused fallocate may still have extended the file part way (out of
+                // space on ext4): cut it back before appending after its end.
+                if file.metadata()?.len() != len {
+                    file.set_len(len)?;
+                    file.sync_all()?;
+                }
+                drop(file);
+                self.open_append(path)
+            }
         }
-        Ok(Box::new(FsFile { file, len, reserve }))
     }
 
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {

@@ -208,7 +208,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             return Err(io::Error::other("fail point raft.snapshot"));
         }
         // Writes wait while the image is encoded under the read lock (see encode_ms).
-        let started = tokio::time::Instant::now();
+        let started = crate::metrics::Timer::start();
         let (data, meta) = {
             let state = self.shared.read();
             let applied = self.shared.applied.read().unwrap_or_else(|p| p.into_inner());
