@@ -184,6 +184,36 @@ mod layer {
         assert!(grpc::RECEIVED_BYTES.load(Ordering::Relaxed) >= received0 + 8);
     }
 
+    /// HTTP that is not gRPC (the gateway, probes) passes through uncounted, even when
+    /// its bytes look like gRPC frames: 8 MiB of framed messages posted to a path
+    /// that names no method, without gRPC's content type, and answered alike. Other
+    /// tests move the byte counters concurrently, by far less than this.
+    #[test]
+    fn plain_http_passes_uncounted() {
+        let big = framed(&vec![vec![7u8; 1 << 20]; 8]);
+        let (sent0, received0) =
+            (grpc::SENT_BYTES.load(Ordering::Relaxed), grpc::RECEIVED_BYTES.load(Ordering::Relaxed));
+        let answer = http::Response::new(body(vec![Frame::data(Bytes::from(big.clone()))], false));
+        let mut answer = Some(answer);
+        let inner = tower::service_fn(move |req: http::Request<CountedBody<TestBody>>| {
+            let answer = answer.take().expect("one call");
+            async move {
+                let _ = req.into_body().collect().await;
+                Ok::<_, Infallible>(answer)
+            }
+        });
+        let req = http::Request::post("/v3/kv/put")
+            .header("content-type", "application/json")
+            .body(body(vec![Frame::data(Bytes::from(big.clone()))], false))
+            .unwrap();
+        let resp = block_on(GrpcLayer.layer(inner).call(req)).unwrap();
+        let collected = block_on(resp.into_body().collect()).unwrap().to_bytes();
+        assert_eq!(collected.len(), big.len(), "the body passes whole");
+        let sent = grpc::SENT_BYTES.load(Ordering::Relaxed) - sent0;
+        let received = grpc::RECEIVED_BYTES.load(Ordering::Relaxed) - received0;
+        assert!(sent < 1 << 20 && received < 1 << 20, "counted {sent} sent, {received} received");
+    }
+
     #[test]
     fn a_unary_error_is_handled_at_its_trailers_only_response() {
         let path = "/etcdserverpb.Auth/RoleRevokePermission";
@@ -224,8 +254,8 @@ mod layer {
         assert!(grpc::RECEIVED_BYTES.load(Ordering::Relaxed) >= received0 + 5);
     }
 
-    /// The client port routes gRPC through an axum router (tonic's routes as one, see
-    /// `server::http`): the layer fits `axum::Router::layer` and sees the calls.
+    /// The layer also fits `axum::Router::layer` (a router of an embedder's own) and
+    /// sees the calls there; the client port wraps its whole service instead.
     #[test]
     fn it_wraps_an_axum_router() {
         use tower::ServiceExt;
