@@ -202,6 +202,21 @@ struct StateImage<'a> {
     members: BTreeMap<u64, MemberAttrs>,
 }
 
+/// A snapshot of [`KvState`] being written: see [`KvState::begin_encode`].
+#[derive(Debug)]
+pub struct StateEncoder {
+    kv: crate::mvcc::SnapshotEncoder,
+    /// Everything after the store, encoded when the snapshot began.
+    rest: Vec<u8>,
+}
+
+impl StateEncoder {
+    /// The revision the snapshot shows.
+    pub fn revision(&self) -> i64 {
+        self.kv.revision()
+    }
+}
+
 /// Per stored version, beyond key and value bytes (see mvcc::store's layout).
 const VERSION_OVERHEAD_BYTES: u64 = 40;
 
@@ -456,6 +471,18 @@ impl KvState {
 
     /// Snapshot of the replicated state.
     pub fn encode(&self) -> Vec<u8> {
+        let (mut out, mut encoder) = self.begin_encode();
+        // The same state, unchanged, in one step: nothing for the checks to refuse.
+        let done = self.encode_step(&mut encoder, &mut out, usize::MAX);
+        debug_assert!(matches!(done, Ok(true)), "one unbounded step on the same state: {done:?}");
+        out
+    }
+
+    /// Start a snapshot of the state as it is now, to be finished by
+    /// [`encode_step`](Self::encode_step)s that may come after further writes (not
+    /// after a compaction or a restore): the store is written a few keys at a time,
+    /// everything else (leases, members, auth, alarms: small) now.
+    pub fn begin_encode(&self) -> (Vec<u8>, StateEncoder) {
         // The layout of `StateImage`, written in place: the store's encoding (the bulk
         // of a snapshot) goes straight into the image, its length patched in after.
         // Sized up front from the store's own size estimate (an upper bound of its
@@ -463,16 +490,34 @@ impl KvState {
         // half again the image's size at the peak. Untouched capacity costs no memory.
         let mut out = Vec::with_capacity(self.size_bytes as usize + 4096);
         out.extend_from_slice(&[0u8; 8]);
-        self.kv.encode_snapshot_into(&mut out);
-        let kv_len = (out.len() - 8) as u64;
-        out[..8].copy_from_slice(&kv_len.to_le_bytes());
+        let kv = self.kv.begin_snapshot(&mut out);
+        let mut rest = Vec::new();
         // Serializing plain owned data into a Vec cannot fail.
-        let rest = bincode::serialize_into(&mut out, &self.leases.encode_snapshot())
-            .and_then(|()| bincode::serialize_into(&mut out, &self.members))
-            .and_then(|()| bincode::serialize_into(&mut out, &self.auth))
-            .and_then(|()| bincode::serialize_into(&mut out, &self.alarms));
-        debug_assert!(rest.is_ok(), "bincode into a Vec cannot fail");
-        out
+        let written = bincode::serialize_into(&mut rest, &self.leases.encode_snapshot())
+            .and_then(|()| bincode::serialize_into(&mut rest, &self.members))
+            .and_then(|()| bincode::serialize_into(&mut rest, &self.auth))
+            .and_then(|()| bincode::serialize_into(&mut rest, &self.alarms));
+        debug_assert!(written.is_ok(), "bincode into a Vec cannot fail");
+        (out, StateEncoder { kv, rest })
+    }
+
+    /// Continue [`begin_encode`](Self::begin_encode)'s snapshot with at most
+    /// `max_keys` keys of the store; `Ok(true)` when `out` holds the whole image.
+    pub fn encode_step(
+        &self,
+        encoder: &mut StateEncoder,
+        out: &mut Vec<u8>,
+        max_keys: usize,
+    ) -> std::result::Result<bool, Error> {
+        if !encoder.kv.step(&self.kv, out, max_keys)? {
+            return Ok(false);
+        }
+        if !encoder.rest.is_empty() {
+            let kv_len = (out.len() - 8) as u64;
+            out[..8].copy_from_slice(&kv_len.to_le_bytes());
+            out.append(&mut encoder.rest);
+        }
+        Ok(true)
     }
 
     pub fn decode(bytes: &[u8], limits: ApplyLimits) -> std::result::Result<Self, Error> {

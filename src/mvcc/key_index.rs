@@ -35,6 +35,8 @@
 //! compact(11): {}                                       empty: the store drops the key
 //! ```
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -282,6 +284,48 @@ impl KeyIndex {
                 *g = Generation::default();
             }
         }
+    }
+
+    /// The history as it stood at main revision `at`, for a snapshot taken then but
+    /// written later: versions after `at` left out (each generation's `ver` counting
+    /// them out), generations begun after `at` dropped, and a generation whose
+    /// tombstone came after `at` the current, live one again. `None` when no stored
+    /// version is at or below `at` (the key did not exist then); borrowed when nothing
+    /// was appended since. Compaction since `at` cannot be undone: the caller must
+    /// hold it off.
+    pub fn as_of(&self, at: i64) -> Option<Cow<'_, KeyIndex>> {
+        let newest = self.last_revision()?;
+        if newest.main <= at {
+            return Some(Cow::Borrowed(self));
+        }
+        let last = self.generations.len() - 1;
+        let mut generations = Vec::new();
+        let mut ends_in_tombstone = false;
+        for (i, g) in self.generations.iter().enumerate() {
+            // Revisions increase across generations: once one is cut, the rest came later.
+            let keep = g.versions.partition_point(|v| v.rev.main <= at);
+            if keep == 0 {
+                break;
+            }
+            let cut = g.versions.len() - keep;
+            let cut_i64 = i64::try_from(cut).unwrap_or(i64::MAX);
+            generations.push(Generation {
+                create_revision: g.create_revision,
+                ver: g.ver.saturating_sub(cut_i64),
+                versions: g.versions[..keep].to_vec(),
+            });
+            ends_in_tombstone = cut == 0 && i != last;
+            if cut > 0 {
+                break;
+            }
+        }
+        if generations.is_empty() {
+            return None;
+        }
+        if ends_in_tombstone {
+            generations.push(Generation::default());
+        }
+        Some(Cow::Owned(KeyIndex { generations }))
     }
 
     /// Every stored version, oldest first, tombstones marked.

@@ -41,6 +41,7 @@ pub use history::HistoryPage;
 pub use key_index::{KeyIndex, StoredRef, VersionRef};
 pub use range::KeySpan;
 pub use revision::Revision;
+pub use snapshot::SnapshotEncoder;
 pub use store::KvStore;
 pub use txn_check::{
     check_delete_request, check_key, check_put_fields, check_put_request, check_txn, MAX_TXN_NESTING,

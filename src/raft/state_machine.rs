@@ -27,6 +27,14 @@ use crate::watch::{HubConfig, StreamId, WatchHub};
 
 pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Cursor<Vec<u8>>>;
 
+/// Keys a snapshot writes per hold of the state's read lock: ~0.5 ms of encoding.
+#[cfg(not(madsim))]
+const SNAPSHOT_KEYS_PER_STEP: usize = 1024;
+/// In the simulation, a few: its stores are small, and writes, compactions and
+/// installed snapshots should land between the steps.
+#[cfg(madsim)]
+const SNAPSHOT_KEYS_PER_STEP: usize = 4;
+
 /// Everything the state machine and the services share.
 pub struct SmShared {
     state: RwLock<KvState>,
@@ -38,6 +46,9 @@ pub struct SmShared {
     watch: Mutex<WatchHub>,
     /// Wakes the gRPC stream of each watch stream that has output.
     watch_wakers: Mutex<HashMap<StreamId, Arc<Notify>>>,
+    /// Held while a snapshot is written in steps (see `build_snapshot`): what it cannot
+    /// follow (a compaction, an installed snapshot) waits for it.
+    snapshot_pin: tokio::sync::Mutex<()>,
     /// Mutant `ApplyUncommitted`: entries applied when appended, by log id.
     #[cfg(madsim)]
     speculated: Mutex<std::collections::BTreeMap<LogId, crate::apply::Applied>>,
@@ -149,6 +160,7 @@ impl StateMachine {
             lessor,
             watch,
             watch_wakers: Mutex::new(HashMap::new()),
+            snapshot_pin: tokio::sync::Mutex::new(()),
             #[cfg(madsim)]
             speculated: Mutex::new(Default::default()),
         });
@@ -160,10 +172,15 @@ impl StateMachine {
     }
 
     /// Apply one write and hand its changes to the watchers, under the state lock (so
-    /// that catch-up never sees the store ahead of the hub).
-    fn apply_normal(&self, req: &crate::apply::Request) -> crate::apply::Applied {
+    /// that catch-up never sees the store ahead of the hub). `log_id`, when given, is
+    /// recorded as applied under the same lock, so that a snapshot never pairs a state
+    /// with an applied index it is ahead of.
+    fn apply_normal(&self, req: &crate::apply::Request, log_id: Option<LogId>) -> crate::apply::Applied {
         let mut state = self.shared.write();
         let (applied, events) = state.apply_with_events(req);
+        if let Some(log_id) = log_id {
+            self.shared.applied.write().unwrap_or_else(|p| p.into_inner()).0 = Some(log_id);
+        }
         crate::metrics::kv_applied(req, &applied);
         if !events.is_empty() {
             let mut hub = self.shared.watch_hub();
@@ -178,7 +195,7 @@ impl StateMachine {
     /// Mutant `ApplyUncommitted`: apply a normal entry as it is appended to the log.
     #[cfg(madsim)]
     pub fn apply_speculatively(&self, log_id: LogId, req: &crate::apply::Request) {
-        let applied = self.apply_normal(req);
+        let applied = self.apply_normal(req, None);
         self.shared.lessor.on_applied(req, &applied);
         self.shared.speculated.lock().unwrap_or_else(|p| p.into_inner()).insert(log_id, applied);
     }
@@ -207,17 +224,39 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         if crate::buggify!("raft.snapshot") {
             return Err(io::Error::other("fail point raft.snapshot"));
         }
-        // Writes wait while the image is encoded under the read lock (see encode_ms).
+        // The image shows the state at one applied index, but is written a few
+        // thousand keys at a time under the read lock, so writes go on between steps
+        // (encoding it whole once stalled every write for ~50 ms at 100K keys). What the
+        // steps cannot follow waits on the pin: compaction and an installed snapshot.
+        let _pin = self.shared.snapshot_pin.lock().await;
         let started = crate::metrics::Timer::start();
-        let (data, meta) = {
+        let (mut data, mut encoder, meta) = {
             let state = self.shared.read();
+            // Entries are marked applied under the state's write lock: this pair agrees.
             let applied = self.shared.applied.read().unwrap_or_else(|p| p.into_inner());
             let meta = SnapshotMeta { last_log_id: applied.0, last_membership: applied.1.clone() };
-            (state.encode(), meta)
+            let (data, encoder) = state.begin_encode();
+            (data, encoder, meta)
         };
+        let mut steps = 0u32;
+        let mut held_us = 0u128;
+        loop {
+            let step = crate::metrics::Timer::start();
+            let done = self.shared.read().encode_step(&mut encoder, &mut data, SNAPSHOT_KEYS_PER_STEP);
+            held_us += step.elapsed().as_micros();
+            steps += 1;
+            match done {
+                Ok(true) => break,
+                Ok(false) => tokio::task::yield_now().await,
+                Err(e) => {
+                    return Err(io::Error::other(format!("snapshot at revision {}: {e}", encoder.revision())))
+                }
+            }
+        }
         let encode_ms = started.elapsed().as_millis() as u64;
+        let held_ms = (held_us / 1000) as u64;
         let data = self.persist(&meta, data).await?;
-        tracing::info!(bytes = data.len(), encode_ms, last_log_id = ?meta.last_log_id, "saved snapshot");
+        tracing::info!(bytes = data.len(), encode_ms, held_ms, steps, last_log_id = ?meta.last_log_id, "saved snapshot");
         Ok(Snapshot { meta, snapshot: Cursor::new(data) })
     }
 }
@@ -261,20 +300,30 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         }
                         continue;
                     }
-                    let applied = self.apply_normal(req);
+                    // A snapshot being written cannot follow a compaction: it waits.
+                    let _pin = match req {
+                        crate::apply::Request::Compact { .. } => Some(self.shared.snapshot_pin.lock().await),
+                        _ => None,
+                    };
+                    let applied = self.apply_normal(req, Some(entry.log_id));
                     self.shared.lessor.on_applied(req, &applied);
                     Some(applied)
                 }
-                EntryPayload::Blank => None,
+                EntryPayload::Blank => {
+                    let _state = self.shared.write();
+                    self.shared.applied.write().unwrap_or_else(|p| p.into_inner()).0 = Some(entry.log_id);
+                    None
+                }
                 EntryPayload::Membership(m) => {
+                    let mut state = self.shared.write();
                     // A removed member's published attributes go with it.
-                    self.shared.write().members.retain(|id, _| m.get_node(id).is_some());
+                    state.members.retain(|id, _| m.get_node(id).is_some());
                     let mut a = self.shared.applied.write().unwrap_or_else(|p| p.into_inner());
+                    a.0 = Some(entry.log_id);
                     a.1 = StoredMembership::new(Some(entry.log_id), m.clone());
                     None
                 }
             };
-            self.shared.applied.write().unwrap_or_else(|p| p.into_inner()).0 = Some(entry.log_id);
             if let Some(responder) = responder {
                 let revision = self.shared.read().kv.current_revision();
                 responder.send(applied.unwrap_or(crate::apply::Applied {
@@ -295,6 +344,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: Cursor<Vec<u8>>,
     ) -> Result<(), io::Error> {
+        // A snapshot being written from the state cannot follow its replacement.
+        let _pin = self.shared.snapshot_pin.lock().await;
         let data = snapshot.into_inner();
         let bytes = data.len();
         let state = KvState::decode(&data, self.limits).map_err(invalid)?;
@@ -308,9 +359,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         self.shared.wake_watch_streams(&mut hub);
         drop(hub);
-        drop(guard);
         *self.shared.applied.write().unwrap_or_else(|p| p.into_inner()) =
             (meta.last_log_id, meta.last_membership.clone());
+        drop(guard);
         // As etcd logs it: a member that fell behind the leader's purged log.
         tracing::info!(bytes, last_log_id = ?meta.last_log_id, "applied incoming raft snapshot");
         Ok(())
