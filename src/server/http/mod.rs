@@ -6,6 +6,8 @@
 //! - `/v3/…` (and `/v3beta/…`, `/v3alpha/…`, its aliases): etcd's JSON gateway
 //!   ([`gateway`]), which only translates JSON and calls the gRPC service handlers
 //!   in-process, so auth, leader routing and timeouts stay written once;
+//! - `/kv/…` and `/members`: a plain REST face over keys and members ([`rest`]),
+//!   translating to the same service calls;
 //! - `/health`, `/livez`, `/readyz`, `/version` ([`health`]);
 //! - `/metrics` (Prometheus text, [`crate::metrics`]);
 //! - anything else: Go's `404 page not found`.
@@ -14,6 +16,7 @@
 
 pub mod gateway;
 pub mod health;
+pub mod rest;
 
 use std::sync::Arc;
 
@@ -101,6 +104,9 @@ async fn route(ctx: Ctx, streams: Arc<Semaphore>, req: Request) -> Response {
     if let Some(route) = gateway_route(&path) {
         let route = route.to_string();
         return gateway::handle(&ctx, &streams, &route, req).await;
+    }
+    if rest::is_rest_path(&path) {
+        return rest::handle(&ctx, req).await;
     }
     let (parts, _body) = req.into_parts();
     if let Some(resp) = probe(&ctx, &parts).await {
