@@ -191,7 +191,7 @@ async fn rest_on_three_members() {
 
     // A lease from ?ttl.
     let leased = call(ports[0], "PUT", "/kv/leased?ttl=60", &[], Some(b"x"));
-    let lease = json(&leased)["lease"].as_i64().unwrap();
+    let lease: i64 = json(&leased)["lease"].as_str().unwrap().parse().unwrap();
     assert!(lease != 0, "{}", text(&leased));
     let got = call(ports[0], "GET", "/kv/leased", &[], None);
     assert_eq!(got.head.header("x-etcd-lease"), Some(lease.to_string()));

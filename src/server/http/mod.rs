@@ -8,6 +8,8 @@
 //!   in-process, so auth, leader routing and timeouts stay written once;
 //! - `/kv/…` and `/members`: a plain REST face over keys and members ([`rest`]),
 //!   translating to the same service calls;
+//! - `/ui`: the dashboard, one page embedded in the binary (`ui.html`) that uses only
+//!   `/members`, `/kv/` and each member's `/v3/maintenance/status` and `/health`;
 //! - `/health`, `/livez`, `/readyz`, `/version` ([`health`]);
 //! - `/metrics` (Prometheus text, [`crate::metrics`]);
 //! - anything else: Go's `404 page not found`.
@@ -108,6 +110,9 @@ async fn route(ctx: Ctx, streams: Arc<Semaphore>, req: Request) -> Response {
     if rest::is_rest_path(&path) {
         return rest::handle(&ctx, req).await;
     }
+    if path == "/ui" || path == "/ui/" {
+        return ui(req.method());
+    }
     let (parts, _body) = req.into_parts();
     if let Some(resp) = probe(&ctx, &parts).await {
         return resp;
@@ -145,6 +150,22 @@ pub fn go_error(status: StatusCode, message: &str) -> Response {
 pub fn method_not_allowed(allow: &'static str) -> Response {
     let mut resp = go_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// The dashboard page (`GET /ui`): static, no external assets.
+const UI_PAGE: &str = include_str!("ui.html");
+
+fn ui(method: &Method) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed("GET");
+    }
+    let body = if method == Method::HEAD { Body::empty() } else { Body::from(UI_PAGE) };
+    let mut resp = Response::new(body);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     resp
 }
 

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Keys are the path after `/kv/`, percent-decoded to bytes (`/` is part of the key).
-//! Reads are linearizable unless `?serializable` is given. A successful read or write
+//! Reads are linearizable unless `?serializable` is given. Lease IDs are JSON strings
+//! (they pass JavaScript's exact integers); revisions and counts are numbers. A successful read or write
 //! answers with `ETag: "<mod_revision>"` of the key and `X-Etcd-Revision` (the store's
 //! revision), so `If-Match` can take what a GET returned. `Authorization: Bearer
 //! <token>` carries a token from the Authenticate RPC (or the gateway's
@@ -256,7 +257,8 @@ fn kv_json(kv: &mvccpb::KeyValue, keys_only: bool) -> Value {
     obj.insert("create_revision".into(), kv.create_revision.into());
     obj.insert("mod_revision".into(), kv.mod_revision.into());
     obj.insert("version".into(), kv.version.into());
-    obj.insert("lease".into(), kv.lease.into());
+    // Lease IDs are random 63-bit numbers, past what a JavaScript number holds exactly.
+    obj.insert("lease".into(), kv.lease.to_string().into());
     Value::Object(obj)
 }
 
@@ -430,7 +432,10 @@ async fn put(
         }
     };
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    let out = json_response(status, &json!({ "revision": revision, "created": created, "lease": lease }));
+    let out = json_response(
+        status,
+        &json!({ "revision": revision, "created": created, "lease": lease.to_string() }),
+    );
     let mut out = with_revisions(out, revision, None);
     // The key's new mod_revision: what a following If-Match takes.
     if let Ok(tag) = HeaderValue::from_str(&format!("\"{revision}\"")) {
@@ -637,8 +642,7 @@ async fn members(ctx: &Ctx, parts: &Parts, rest: &str, body: Body) -> Result<Res
                 svc.member_list(grpc_request(parts, pb::MemberListRequest { linearizable: true })).await?;
             let resp = resp.into_inner();
             let members: Vec<Value> = resp.members.iter().map(|m| member_json(m, leader)).collect();
-            let revision = header_revision(&resp.header);
-            Ok(json_response(StatusCode::OK, &json!({ "revision": revision, "members": members })))
+            Ok(json_response(StatusCode::OK, &json!({ "members": members })))
         }
         (&Method::POST, true) => {
             let raw = read_body(ctx, body).await?;
