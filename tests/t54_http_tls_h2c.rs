@@ -1,7 +1,7 @@
 //! The HTTP face over TLS (HTTP/1.1 and HTTP/2 by ALPN) and over plain h2c, with the
 //! real `curl`: KV through the gateway, a watch stream that sees a write, a lease
 //! keepalive stream, auth tokens in the `Authorization` header, `/health` and
-//! `/metrics`. One member listens on an `https://` and an `http://` client URL.
+//! `/metrics`, the REST face and the `/ui` page. One member listens on an `https://` and an `http://` client URL.
 //!
 //! Needs `curl` on PATH; without it the test says so and is skipped.
 
@@ -156,6 +156,13 @@ fn gateway_over_tls_and_h2c() {
         ],
     );
     assert!(out.contains(r#""value":"YmFy""#) && out.ends_with("\n2"), "range over h2c: {out} {err}");
+    // The REST face and the dashboard over TLS, as the API.
+    let (out, err) = curl(&ca, &["-X", "PUT", &https("/kv/tls/key"), "--data-binary", "secret"]);
+    assert!(out.contains("\"created\":true"), "REST put over TLS: {out} {err}");
+    let (out, err) = curl(&ca, &["--http2", &https("/kv/tls/key")]);
+    assert_eq!(out, "secret", "REST get over TLS/2: {err}");
+    let (out, err) = curl(&ca, &[&https("/ui")]);
+    assert!(out.contains("<title>MetaStore</title>"), "dashboard over TLS: {err}");
     // A plain client on the TLS port is refused.
     let (out, _) =
         curl(&ca, &["-X", "POST", &format!("http://127.0.0.1:{tls_port}/v3/kv/range"), "-d", "{}"]);
