@@ -3,6 +3,8 @@
 //! "database space exceeded" and the alarm stands (AlarmList, Status errors); while
 //! it stands puts and lease grants are refused and deletes and reads still work; it
 //! survives a restart; after compaction and defragment, disarming it lets writes in.
+//! Status reports the quota (`dbSizeQuota`, as etcd 3.6); Downgrade answers as etcd
+//! 3.4 does (it has no such method).
 
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)]
@@ -11,6 +13,7 @@ mod support;
 
 use etcd_client::{AlarmAction, AlarmOptions, AlarmType, Client, CompactionOptions};
 use support::cluster::connect;
+use support::http::{self, Request};
 use support::Proc;
 
 const QUOTA: &str = "53248";
@@ -50,6 +53,20 @@ async fn nospace_alarm_refuses_growth_until_disarmed() {
     assert_eq!(alarms(&mut c).await, vec![(member, AlarmType::Nospace)]);
     let status = c.status().await.expect("status");
     assert_eq!(status.errors(), [format!("memberID:{member} alarm:NOSPACE ")]);
+    // The quota in Status (etcd 3.6's dbSizeQuota), through the JSON gateway.
+    let post = |path: &str| {
+        let mut r = Request::new("POST", path);
+        r.body = Some(b"{}".to_vec());
+        http::call(node.client_port, &r, std::time::Duration::from_secs(10)).expect(path)
+    };
+    let st = post("/v3/maintenance/status");
+    let body = String::from_utf8_lossy(&st.body).to_string();
+    assert!(body.contains(&format!(r#""dbSizeQuota":"{QUOTA}""#)), "{body}");
+    // Downgrade: what etcd 3.4 (no such method) answers, Unimplemented.
+    let dg = post("/v3/maintenance/downgrade");
+    let body = String::from_utf8_lossy(&dg.body).to_string();
+    assert_eq!(dg.head.status, 501, "{body}");
+    assert!(body.contains("unknown method Downgrade for service etcdserverpb.Maintenance"), "{body}");
 
     refused_for_space("small put under the alarm", c.put("3rd", "a", None).await).await;
     refused_for_space("lease grant under the alarm", c.lease_grant(60, None).await).await;

@@ -12,6 +12,9 @@ use crate::error::Error;
 use crate::proto::etcdserverpb as pb;
 use crate::proto::etcdserverpb::maintenance_server::Maintenance;
 
+/// grpc-go's status for a method the server does not have (etcd 3.4 and Downgrade).
+pub const DOWNGRADE_UNKNOWN: &str = "unknown method Downgrade for service etcdserverpb.Maintenance";
+
 pub struct MaintenanceService {
     pub ctx: Ctx,
 }
@@ -86,6 +89,7 @@ impl Maintenance for MaintenanceService {
             errors,
             db_size_in_use: size,
             is_learner: rs.is_learner,
+            db_size_quota: i64::try_from(self.ctx.quota_backend_bytes).unwrap_or(i64::MAX),
         }))
     }
 
@@ -157,6 +161,8 @@ impl Maintenance for MaintenanceService {
         &self,
         _request: Request<pb::DowngradeRequest>,
     ) -> Result<Response<pb::DowngradeResponse>, Status> {
-        Err(Status::unimplemented("downgrade is not supported yet"))
+        // etcd 3.4, whose API this is, has no Downgrade: grpc-go answers such a call
+        // with this status (what etcdctl 3.5's `downgrade` gets from etcd 3.4).
+        Err(Status::unimplemented(DOWNGRADE_UNKNOWN))
     }
 }
