@@ -54,6 +54,8 @@ pub mod buggify;
 pub mod config;
 pub mod env;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod lease;
 pub mod logging;

@@ -343,6 +343,49 @@ fn decode_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Status>
     }
 }
 
+/// For the `http_input` fuzz target: `data[1..]` as each unary request type's JSON,
+/// and as a stream of watch requests arriving in `data[0] % 16 + 1`-byte chunks,
+/// which must read as the same messages as when it arrives whole. Never panics.
+#[doc(hidden)]
+pub fn fuzz_decode(data: &[u8]) {
+    let Some((step, body)) = data.split_first() else { return };
+    let step = usize::from(step % 16) + 1;
+    let _ = decode_json::<pb::RangeRequest>(body);
+    let _ = decode_json::<pb::PutRequest>(body);
+    let _ = decode_json::<pb::DeleteRangeRequest>(body);
+    let _ = decode_json::<pb::TxnRequest>(body);
+    let _ = decode_json::<pb::CompactionRequest>(body);
+    let _ = decode_json::<pb::LeaseGrantRequest>(body);
+    let _ = decode_json::<pb::AuthenticateRequest>(body);
+    let _ = decode_json::<pb::AuthRoleGrantPermissionRequest>(body);
+    let _ = decode_json::<pb::MemberAddRequest>(body);
+    let _ = decode_json::<pb::AlarmRequest>(body);
+    let _ = decode_json::<crate::proto::v3lockpb::LockRequest>(body);
+    let _ = decode_json::<crate::proto::v3electionpb::CampaignRequest>(body);
+    let read_all = |chunk: usize| -> Vec<Result<pb::WatchRequest, String>> {
+        let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
+            body.chunks(chunk).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
+        let mut reader = JsonReader::new(Body::from_stream(futures::stream::iter(chunks)), 1 << 20);
+        futures::executor::block_on(async move {
+            let mut out = Vec::new();
+            while out.len() < 64 {
+                match reader.next::<pb::WatchRequest>().await {
+                    Ok(Some(msg)) => out.push(Ok(msg)),
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.push(Err(e.message().to_string()));
+                        break;
+                    }
+                }
+            }
+            out
+        })
+    };
+    let whole = read_all(body.len().max(1));
+    let split = read_all(step);
+    assert_eq!(whole, split, "the watch request stream read differently in {step}-byte chunks");
+}
+
 /// A request message from a JSON value read as Go's decoder reads it: `null` (for
 /// the message or any field) is the zero value, and of a key given twice the last
 /// one counts (a JSON object read into a map keeps the last).

@@ -1,0 +1,6 @@
+//! libFuzzer entry for `metastore::fuzzing::http_input` (see there for what it checks).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| metastore::fuzzing::http_input(data));
