@@ -402,6 +402,8 @@ async fn put(
     body: Body,
 ) -> Result<Response, Status> {
     let pre = precondition(&parts.headers)?;
+    // The body first: a refused body must not leave a granted lease behind.
+    let value = read_body(ctx, body).await?;
     let lease = match (number(params, "lease")?, number(params, "ttl")?) {
         (Some(_), Some(_)) => return Err(bad("give lease or ttl, not both")),
         (Some(id), None) => id,
@@ -413,7 +415,6 @@ async fn put(
         }
         (None, None) => 0,
     };
-    let value = read_body(ctx, body).await?;
     let put = pb::PutRequest { key: key.clone(), value, lease, prev_kv: true, ..Default::default() };
     let (revision, created) = match pre {
         None => {
