@@ -217,7 +217,7 @@ pub fn http_input(data: &[u8]) {
             }
         }
         _ => {
-            let end = rest::prefix_end(body);
+            let end = crate::server::concurrency::prefix_end(body);
             assert!(end.as_slice() > body || end == [0], "a prefix's end sorts after it");
         }
     }

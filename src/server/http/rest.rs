@@ -45,6 +45,7 @@ use crate::proto::etcdserverpb::lease_server::Lease;
 use crate::proto::mvccpb;
 use crate::server::auth::Credentials;
 use crate::server::cluster::ClusterService;
+use crate::server::concurrency::prefix_end;
 use crate::server::kv::KvService;
 use crate::server::lease::LeaseService;
 use crate::server::watch::WatchService;
@@ -158,19 +159,6 @@ async fn read_body(ctx: &Ctx, body: Body) -> Result<Vec<u8>, Status> {
     axum::body::to_bytes(body, limit).await.map(|b| b.to_vec()).map_err(|_| {
         Status::resource_exhausted(format!("request body is larger than {limit} bytes (--max-request-bytes)"))
     })
-}
-
-/// The end of the range of every key starting with `prefix` (etcd's rule: the prefix
-/// with its last byte below 0xff incremented; all keys from `prefix` when none is).
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
 }
 
 /// What `If-Match` / `If-None-Match` ask of the key.
