@@ -117,6 +117,18 @@ pub fn restore_data_dir(
     if !cfg.wal_dir.is_empty() && disk.exists(Path::new(&cfg.wal_dir)) {
         return Err(format!("wal-dir {:?} exists", cfg.wal_dir));
     }
+    write_restored_member(cfg, disk, state)
+}
+
+/// The writing half of [`restore_data_dir`], on directories the caller has checked:
+/// the restored snapshot, an empty `--wal-dir`, then the identity (last, so that a
+/// crash before it leaves a data dir that is restored again, not one that starts).
+pub(crate) fn write_restored_member(
+    cfg: &Config,
+    disk: &dyn Disk,
+    state: &crate::apply::KvState,
+) -> Result<Identity, String> {
+    let data_dir = Path::new(&cfg.data_dir);
     let (identity, mut members) = bootstrap_identity(cfg)?;
     // Alike on every member; each publishes its client URLs once it serves.
     for m in members.values_mut() {
@@ -327,7 +339,11 @@ impl Node {
         let id_path = member_dir.join("identity");
         let tls = TlsSetup::load(cfg, disk.as_ref())?;
         let auth_settings = server::auth::AuthSettings::from_config(cfg, disk.as_ref())?;
-        let (identity, members, fresh) = match load_identity(disk.as_ref(), &id_path)? {
+        let mut stored = load_identity(disk.as_ref(), &id_path)?;
+        if stored.is_none() {
+            stored = crate::snapshot_cmd::adopt_etcd_restore(cfg, disk.as_ref(), &member_dir)?;
+        }
+        let (identity, members, fresh) = match stored {
             Some(id) => (id, BTreeMap::new(), false),
             None if cfg.initial_cluster_state_new => {
                 let (id, members) = bootstrap_identity(cfg)?;

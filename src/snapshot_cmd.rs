@@ -180,6 +180,68 @@ pub fn restore(args: &RestoreArgs, disk: &dyn Disk) -> Result<String, String> {
     ))
 }
 
+/// A member started on a data dir that `etcdctl snapshot restore` wrote (etcd's
+/// backend in `member/snap/db`, etcd's WAL beside it, no MetaStore identity) takes the
+/// database over: its state becomes this member's restored snapshot, as
+/// `metastore snapshot restore` of the same file would make it, with the membership of
+/// the flags (etcd's WAL there holds only the membership entries the restore derived
+/// from those same flags, and is removed: its segment names would read as MetaStore's).
+/// `member/snap/db` itself is left as it is. `Ok(None)` when the dir is not such.
+///
+/// Refused: a `db` whose consistent index is past the restore's membership entries,
+/// i.e. the backend of an etcd member that has run, whose WAL may hold committed
+/// entries the db lacks (take a snapshot of that member and restore it instead).
+pub fn adopt_etcd_restore(
+    cfg: &config::Config,
+    disk: &dyn Disk,
+    member_dir: &Path,
+) -> Result<Option<crate::node::Identity>, String> {
+    let db_path = member_dir.join("snap").join("db");
+    if !disk.exists(&db_path) {
+        return Ok(None);
+    }
+    let what = db_path.display();
+    let bytes = disk.read(&db_path).map_err(|e| format!("read {what}: {e}"))?;
+    let buckets = read_buckets(&bytes).map_err(|e| format!("{what}: {e}"))?;
+    let members = cfg.initial_cluster.iter().map(|(name, _)| name).collect::<std::collections::BTreeSet<_>>();
+    let applied = crate::storage::etcd_import::consistent_index(&buckets).unwrap_or(0);
+    if applied > members.len() as u64 {
+        return Err(format!(
+            "{what} is the backend of an etcd member that has run (consistent index {applied}), not one \
+             `etcdctl snapshot restore` wrote for {} member(s): its WAL may hold entries the db lacks. \
+             Take `etcdctl snapshot save` from that member and `metastore snapshot restore` the file",
+            members.len()
+        ));
+    }
+    let limits = ApplyLimits { max_txn_ops: cfg.max_txn_ops };
+    let imported =
+        import_etcd_db(&buckets, limits, ImportOptions::default()).map_err(|e| format!("{what}: {e}"))?;
+    drop(buckets);
+    drop(bytes);
+    for w in &imported.warnings {
+        tracing::warn!(db = %what, warning = %w, "etcd backend: not carried over");
+    }
+    let wal_dir = cfg.wal_dir_path();
+    if disk.exists(&wal_dir) {
+        let names = disk.list_dir(&wal_dir).map_err(|e| format!("list {}: {e}", wal_dir.display()))?;
+        for name in names.iter().filter(|n| n.ends_with(".wal")) {
+            let path = wal_dir.join(name);
+            disk.remove(&path).map_err(|e| format!("remove etcd's {}: {e}", path.display()))?;
+        }
+        disk.sync_dir(&wal_dir).map_err(|e| format!("sync {}: {e}", wal_dir.display()))?;
+    }
+    let identity = crate::node::write_restored_member(cfg, disk, &imported.state)?;
+    let st = &imported.state;
+    tracing::info!(
+        db = %what,
+        revision = st.kv.current_revision(),
+        keys = st.kv.key_count(),
+        leases = st.leases.len(),
+        "took over the data dir etcdctl snapshot restore wrote"
+    );
+    Ok(Some(identity))
+}
+
 /// Run `metastore snapshot <argv>`; returns the exit status.
 pub fn main(argv: &[String]) -> i32 {
     let args = match parse(argv) {

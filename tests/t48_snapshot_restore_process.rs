@@ -8,6 +8,8 @@
 //! - a MetaStore snapshot restored into a new 3-member MetaStore cluster (with
 //!   `--bump-revision --mark-compacted`): every member serves the same data, writes
 //!   continue on every member;
+//! - a member started on the data dir `etcdctl snapshot restore` wrote takes it over
+//!   (etcd's e2e `TestIssue6361`); the backend of an etcd member that has run is refused;
 //! - restoring onto an existing data dir, and corrupted, truncated or foreign files,
 //!   refused with messages that say what is wrong.
 //!
@@ -395,6 +397,75 @@ async fn a_member_without_the_restore_gets_the_state_by_snapshot() {
         assert!(Instant::now() < deadline, "m3 never caught up: revision {} of {}", got.1, before.1);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// What etcd's e2e `TestIssue6361` needs: a member started on the data dir that
+/// `etcdctl snapshot restore` wrote (etcd's `member/snap/db` and WAL) serves what
+/// `metastore snapshot restore` of the same file serves, keeps it across a restart
+/// with writes in between, and the backend of an etcd member that has run is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_etcdctl_restored_is_taken_over() {
+    let test = "t48 etcdctl restore";
+    let Some(bin) = support::etcdctl_binary(test) else { return };
+    let dir = support::temp_dir("restore-etcdctl");
+    let file = dir.join("etcd.snapshot");
+    std::fs::write(&file, ETCD_SNAPSHOT).expect("write");
+    let (mine, cluster) = seats(&["m1"], "restore-etcdctl");
+    let seat = &mine[0];
+    let (success, text) = ctl(
+        &bin,
+        None,
+        None,
+        &[
+            "snapshot",
+            "restore",
+            &file.display().to_string(),
+            "--name=m1",
+            &format!("--data-dir={}", seat.data_dir.display()),
+            &format!("--initial-cluster={cluster}"),
+            "--initial-cluster-token=restored",
+            &format!("--initial-advertise-peer-urls=http://127.0.0.1:{}", seat.peer_port),
+        ],
+    );
+    assert!(success, "etcdctl snapshot restore: {text}");
+    let (ours, ours_cluster) = seats(&["m1"], "restore-etcdctl-ours");
+    let (status, text) = restore(&file, &ours[0], &ours_cluster, &[]);
+    assert_eq!(status, Some(0), "restore: {text}");
+    let want = {
+        let mut reference = spawn(&ours[0], &ours_cluster);
+        reference.wait_ready();
+        let mut c = connect(&reference).await;
+        all_at(&mut c, 0, false).await.expect("get")
+    };
+    assert!(!want.0.is_empty(), "the fixture holds keys");
+
+    let mut taken = spawn(seat, &cluster);
+    taken.wait_ready();
+    let mut c = connect(&taken).await;
+    assert_eq!(all_at(&mut c, 0, false).await.expect("get"), want, "served as our own restore serves it");
+    let wrote = c.put("after", "takeover", None).await.expect("put").header().unwrap().revision();
+    assert_eq!(wrote, want.1 + 1, "the revision continues");
+    taken.terminate();
+    taken.restart(&[]);
+    let mut c = connect(&taken).await;
+    let (kvs, rev) = all_at(&mut c, 0, false).await.expect("get after restart");
+    assert_eq!(rev, wrote, "nothing lost across the restart");
+    assert!(kvs.iter().any(|kv| kv.0 == b"after" && kv.1 == b"takeover"), "the write survived");
+    drop(taken);
+
+    // The db of a member that has run (a snapshot file's db: its consistent index is the
+    // source member's) in a data dir without MetaStore's identity: refused, untouched.
+    let (ran, ran_cluster) = seats(&["m1"], "restore-etcdctl-ran");
+    let snap_dir = ran[0].data_dir.join("member").join("snap");
+    std::fs::create_dir_all(&snap_dir).expect("mkdir");
+    let db = &ETCD_SNAPSHOT[..ETCD_SNAPSHOT.len() - 32];
+    std::fs::write(snap_dir.join("db"), db).expect("write db");
+    let mut refused = spawn(&ran[0], &ran_cluster);
+    let (code, log) = refused.wait_exit(Duration::from_secs(20));
+    assert_ne!(code, Some(0), "refused: {log}");
+    assert!(log.contains("etcd member that has run") && log.contains("snapshot restore"), "{log}");
+    assert_eq!(std::fs::read(snap_dir.join("db")).expect("db"), db, "the db is left as it was");
+    assert!(!ran[0].data_dir.join("member").join("identity").exists(), "no identity written");
 }
 
 #[test]

@@ -109,6 +109,14 @@ fn bucket<'a>(buckets: &'a [BucketRef<'a>], name: &str) -> Option<&'a PairRefs<'
     buckets.iter().find(|b| b.name == name.as_bytes()).map(|b| &b.pairs)
 }
 
+/// The raft index the backend has applied up to (bucket `meta`, key
+/// `consistent_index`, 8 bytes big-endian), if it records one.
+pub fn consistent_index(buckets: &[BucketRef<'_>]) -> Option<u64> {
+    let meta = bucket(buckets, "meta")?;
+    let (_, v) = meta.iter().find(|(k, _)| *k == b"consistent_index")?;
+    v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
+}
+
 /// The state an etcd backend's buckets hold. Errors (a foreign or inconsistent
 /// database) name the bucket and key.
 pub fn import_etcd_db(
