@@ -56,6 +56,9 @@ pub struct Config {
     pub watch_progress_notify_interval_ms: u64,
     /// Refuse member changes that could lose quorum (etcd's default: on).
     pub strict_reconfig_check: bool,
+    /// `--auto-promote-learners` (MetaStore's own): the leader promotes a learner once
+    /// MemberPromote's checks pass.
+    pub auto_promote_learners: bool,
     /// --auto-compaction-mode / --auto-compaction-retention; None when the retention
     /// is 0 (etcd's default: history is kept until a Compact RPC).
     pub auto_compaction: Option<AutoCompaction>,
@@ -413,6 +416,7 @@ fn build(
         heartbeat_interval_ms: parse_num("heartbeat-interval", &get("heartbeat-interval"))?,
         election_timeout_ms: parse_num("election-timeout", &get("election-timeout"))?,
         strict_reconfig_check: get_bool("strict-reconfig-check")?,
+        auto_promote_learners: get_bool("auto-promote-learners")?,
         watch_progress_notify_interval_ms: parse_duration_ms(
             "experimental-watch-progress-notify-interval",
             &get("experimental-watch-progress-notify-interval"),

@@ -1,6 +1,7 @@
 //! etcd 3.4's command line, read as its Go `flag` package reads it: every flag etcd
-//! 3.4.23 defines (and no other), each with the kind of value it takes, checked the
-//! moment it is given, with etcd's messages.
+//! 3.4.23 defines, each with the kind of value it takes, checked the moment it is
+//! given, with etcd's messages; and MetaStore's own few (marked as such in [`FLAGS`]),
+//! read the same way.
 //!
 //! ```text
 //! --name n1  -name n1  --name=n1        a value flag takes the next argument, or "=v"
@@ -173,6 +174,8 @@ pub const FLAGS: &[Flag] = &[
     // Unsafe.
     flag("force-new-cluster", Bool, "false", false),
     flag("unsafe-no-fsync", Bool, "false", false),
+    // MetaStore's own (etcd 3.4 has no such flag).
+    flag("auto-promote-learners", Bool, "false", true),
     // Retired long ago; etcd still accepts them with a warning.
     cli_only("cluster-active-size", Retired, "", false),
     cli_only("cluster-remove-delay", Retired, "", false),
@@ -189,7 +192,7 @@ pub const FLAGS: &[Flag] = &[
     cli_only("vv", Retired, "", false),
 ];
 
-/// The flag named `name`, if etcd 3.4 has it.
+/// The flag named `name`, if etcd 3.4 (or MetaStore) has it.
 pub fn find(name: &str) -> Option<&'static Flag> {
     FLAGS.iter().find(|f| f.name == name)
 }

@@ -201,6 +201,11 @@ fn durations_and_default_true_flags() {
     .unwrap();
     assert_eq!(c.watch_progress_notify_interval_ms, 90_000);
     assert!(!c.strict_reconfig_check);
+    assert!(!parse(&[], &no_env).unwrap().auto_promote_learners, "MetaStore's own flag is off by default");
+    assert!(parse(&args("--auto-promote-learners"), &no_env).unwrap().auto_promote_learners);
+    let env = |k: &str| (k == "ETCD_AUTO_PROMOTE_LEARNERS").then(|| "true".to_string());
+    assert!(parse(&[], &env).unwrap().auto_promote_learners);
+    assert!(parse(&args("--auto-promote-learners=maybe"), &no_env).is_err());
     assert_eq!(parse_duration_ms("f", "250ms"), Ok(250));
     assert_eq!(parse_duration_ms("f", "0"), Ok(0));
     assert_eq!(parse_duration_ms("f", "1.5s"), Ok(1500));

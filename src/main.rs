@@ -39,6 +39,7 @@ mod etcdmain {
         TLS: --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --client-crl-file, --auto-tls,\n  \
         --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, --peer-crl-file,\n  \
         --peer-auto-tls, --cipher-suites.\n  \
+        MetaStore's own: --auto-promote-learners (the leader promotes a learner once it is in sync).\n  \
         Each may also be set as ETCD_<FLAG_NAME> (e.g. ETCD_DATA_DIR). Flags MetaStore accepts but does\n  \
         not act on are listed in docs/compat.md.\n\n\
         usage: metastore bench <workload> [flags]   a load generator; see metastore bench --help\n\

@@ -422,6 +422,11 @@ impl Node {
             let every = Duration::from_millis(cfg.corrupt_check_interval_ms);
             servers.push(crate::env::spawn(async move { checker.run_corrupt_checker(every, stop).await }));
         }
+        if cfg.auto_promote_learners {
+            let (promoter, stop) = (node.clone(), shutdown.clone());
+            let every = Duration::from_millis(cfg.heartbeat_interval_ms.max(1) * 5);
+            servers.push(crate::env::spawn(async move { promoter.run_learner_promoter(every, stop).await }));
+        }
         let ctx = Arc::new(Context {
             node,
             cluster_id: identity.cluster_id,

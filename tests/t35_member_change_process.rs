@@ -13,6 +13,8 @@
 //! 6. every write the client saw acknowledged is on every member, HashKV is equal;
 //! 7. a member started with another cluster's token next to this cluster refuses to
 //!    start ("cluster ID mismatch").
+//!
+//! And `--auto-promote-learners`: a learner promoted by the leader once in sync.
 
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)]
@@ -237,4 +239,67 @@ async fn members_join_leave_and_get_promoted_while_clients_write() {
         assert_eq!(code, Some(0), "{} on SIGTERM; log:\n{log}", m.proc.member);
     }
     eprintln!("t35: done in {:?}", started.elapsed());
+}
+
+/// `--auto-promote-learners` (MetaStore's own flag): the leader promotes a learner
+/// once MemberPromote's checks pass, and not before (a learner that has not started
+/// stays one); the promoted member holds every key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_promotes_a_learner_in_sync_with_auto_promote_learners() {
+    let flags = ["--auto-promote-learners", "--snapshot-count", "50"];
+    let (members, mut cluster) = start_cluster(&["a1"], &flags).await;
+    let mut admin = members[0].client.clone();
+    for i in 0..300 {
+        admin.put(format!("k/{i:03}"), "v", None).await.expect("put");
+    }
+    let (c2, p2) = (free_port(), free_port());
+    let added = admin
+        .member_add([peer_url(p2)], Some(MemberAddOptions::new().with_is_learner()))
+        .await
+        .expect("member add a2 as learner");
+    let a2_id = added.member().expect("added").id();
+    let is_learner = |list: &etcd_client::MemberListResponse| {
+        list.members().iter().find(|m| m.id() == a2_id).map(|m| m.is_learner())
+    };
+    // Several promoter rounds (every 5 heartbeats) pass while a2 has not started.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let list = admin.member_list().await.expect("member list");
+    assert_eq!(is_learner(&list), Some(true), "not promoted before it is in sync");
+
+    cluster.push(format!("a2={}", peer_url(p2)));
+    let dir = temp_dir("auto-promote-a2");
+    let mut proc = Proc::spawn_member(
+        "a2",
+        &cluster.join(","),
+        &dir,
+        c2,
+        p2,
+        &["--auto-promote-learners", "--initial-cluster-state", "existing"],
+    );
+    proc.wait_ready();
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let list = admin.member_list().await.expect("member list");
+        if is_learner(&list) == Some(false) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a2 never promoted: {:?}", list.members());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Promoted within 90% of the leader's log (etcd's rule): the rest follows.
+    let a2 = connect(&proc).await;
+    loop {
+        let got = a2
+            .clone()
+            .get("k/", Some(GetOptions::new().with_prefix().with_count_only().with_serializable()))
+            .await
+            .expect("get on a2");
+        if got.count() == 300 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a2 holds {} of 300 keys", got.count());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A voter now: the two-voter cluster needs it for a write.
+    admin.put("after", "promotion", None).await.expect("put with a2 voting");
 }

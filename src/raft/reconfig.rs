@@ -179,6 +179,43 @@ impl RaftNode {
         })
     }
 
+    /// `--auto-promote-learners`: while this member leads, promote each learner as
+    /// soon as MemberPromote's own checks ([`membership::plan`]: its log within 90% of
+    /// the leader's, enough started voters under the strict check) would let an
+    /// operator promote it. Checked every `every` until `stop`.
+    pub async fn run_learner_promoter(&self, every: Duration, stop: crate::shutdown::Shutdown) {
+        loop {
+            tokio::select! {
+                () = stop.wait() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            if self.leader() != Some(self.member_id) {
+                continue;
+            }
+            for id in self.promotable_learners() {
+                match self.change_members_local(MemberChange::Promote { id }).await {
+                    Ok(_) => {
+                        tracing::info!(member = %format!("{id:x}"), "promoted a learner that is in sync")
+                    }
+                    Err(e) => {
+                        tracing::warn!(member = %format!("{id:x}"), error = %e, "auto-promotion failed")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The learners MemberPromote would promote now (none unless this member leads).
+    fn promotable_learners(&self) -> Vec<u64> {
+        let Ok(view) = self.view() else { return Vec::new() };
+        view.nodes
+            .keys()
+            .filter(|id| !view.voters.contains(id))
+            .filter(|id| membership::plan(&MemberChange::Promote { id: **id }, &view).is_ok())
+            .copied()
+            .collect()
+    }
+
     /// Hand leadership to `target` (a voter) and wait until it leads. Only the leader
     /// may (etcd: "not leader").
     pub async fn move_leader(&self, target: u64) -> Result<(), Error> {
