@@ -338,6 +338,8 @@ impl Node {
         disk.create_dir_all(&member_dir).map_err(|e| format!("create {}: {e}", member_dir.display()))?;
         let id_path = member_dir.join("identity");
         let tls = TlsSetup::load(cfg, disk.as_ref())?;
+        #[cfg(not(madsim))]
+        let tls_reloader = tls::Reloader::new(cfg, &tls);
         let auth_settings = server::auth::AuthSettings::from_config(cfg, disk.as_ref())?;
         let mut stored = load_identity(disk.as_ref(), &id_path)?;
         if stored.is_none() {
@@ -381,6 +383,11 @@ impl Node {
         }
         let shutdown = Shutdown::new();
         let mut servers = Vec::new();
+        #[cfg(not(madsim))]
+        if let Some(reloader) = tls_reloader {
+            let (disk, stop) = (disk.clone(), shutdown.clone());
+            servers.push(crate::env::spawn(reloader.run(disk, stop)));
+        }
         for (addr, accept) in tls::listeners(&cfg.listen_peer_urls, tls.peer_server.as_ref(), "peer-")? {
             let (_bound, handle) = server::serve_peer(node.clone(), addr, accept, shutdown.clone()).await?;
             servers.push(handle);

@@ -228,3 +228,54 @@ async fn tls_cluster_serves_good_certificates_and_refuses_bad_ones() {
         assert_eq!(p.terminate(), Some(0), "{} exits 0 on SIGTERM", p.member);
     }
 }
+
+/// Certificates and CA bundles reloaded without a restart: the member's certificate,
+/// key and CA files are replaced by another CA's set while it runs; within a few
+/// seconds a client of the new CA gets in and a new connection of the old CA's client
+/// is refused, while the connection the old client already had keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaced_certificate_and_ca_files_are_used_without_a_restart() {
+    let (old, new) = (Fixtures::generate(), Fixtures::generate());
+    let fdir: PathBuf = old.write_to(&temp_dir("tls-reload-fixtures"));
+    let file = |n: &str| fdir.join(n).display().to_string();
+    let (client_port, peer_port) = (free_port(), free_port());
+    let https = format!("https://127.0.0.1:{client_port}");
+    let flags: Vec<String> = vec![
+        "--listen-client-urls".into(),
+        https.clone(),
+        "--advertise-client-urls".into(),
+        https,
+        "--cert-file".into(),
+        file("server.crt"),
+        "--key-file".into(),
+        file("server.key.insecure"),
+        "--trusted-ca-file".into(),
+        file("ca.crt"),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let cluster = format!("m1=http://127.0.0.1:{peer_port}");
+    let mut p = Proc::spawn_member("m1", &cluster, &temp_dir("tls-reload"), client_port, peer_port, &flags);
+    p.wait_ready();
+    let mut before = tls_client(client_port, &old.ca, Some(&old.client)).await;
+    before.put("before", "1", None).await.expect("the old CA's client");
+
+    // Replace the files; each write is whole (a reader never sees half of one).
+    let replace = |name: &str, bytes: &[u8]| {
+        let tmp = fdir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, bytes).expect("write");
+        std::fs::rename(&tmp, fdir.join(name)).expect("rename");
+    };
+    replace("server.crt", new.server.cert.as_bytes());
+    replace("server.key.insecure", new.server.key.as_bytes());
+    replace("ca.crt", new.ca.as_bytes());
+    assert!(p.wait_line("reloaded TLS", Duration::from_secs(10)).is_some(), "{}", p.log_tail(20));
+    let mut after = tls_client(client_port, &new.ca, Some(&new.client)).await;
+    after.put("after", "1", None).await.expect("the new CA's client, without a restart");
+    expect_refused(
+        "the old CA's client, newly connected",
+        tls_client(client_port, &old.ca, Some(&old.client)),
+    )
+    .await;
+    before.put("before", "2", None).await.expect("an open connection keeps its session");
+    assert_eq!(p.terminate(), Some(0));
+}

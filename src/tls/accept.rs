@@ -105,7 +105,7 @@ async fn handshake(
         if sniff && !starts_with_tls(&tcp).await? {
             return Ok(Conn::Plain(tcp));
         }
-        let tls = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await?;
+        let tls = tokio_rustls::TlsAcceptor::from(config.current()).accept(tcp).await?;
         Ok::<_, io::Error>(Conn::Tls(Box::new(tls)))
     };
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, attempt).await {

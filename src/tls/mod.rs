@@ -24,6 +24,11 @@
 //! connection with a warning naming the remote address; it never stalls the
 //! listener: every handshake runs in its own task with [`HANDSHAKE_TIMEOUT`].
 //!
+//! The files are watched while the member runs ([`Reloader`], `reload.rs`): a changed
+//! certificate, key, CA bundle or CRL is in force for the next handshake, without a
+//! restart (etcd 3.4 re-reads only its certificate and key). Open connections keep
+//! the session they have.
+//!
 //! Differences from etcd: the `--auto-tls` certificate is kept in memory and made
 //! anew at every start (etcd writes it under `<data-dir>/fixtures/` and reuses it;
 //! nothing depends on that: auto-TLS clients and peers skip verification); CBC, RC4,
@@ -50,19 +55,71 @@ mod client;
 #[cfg(not(madsim))]
 mod files;
 #[cfg(not(madsim))]
+mod reload;
+#[cfg(not(madsim))]
 mod server;
 #[cfg(not(madsim))]
 mod suites;
 
 #[cfg(not(madsim))]
 pub use accept::{incoming, Conn, HANDSHAKE_TIMEOUT};
-
-/// A TLS server configuration (an uninhabited type in the simulation build).
 #[cfg(not(madsim))]
-pub type ServerTls = std::sync::Arc<rustls::ServerConfig>;
+pub use reload::{Checked, Reloader, RELOAD_CHECK};
+
+/// A TLS server configuration that the reloader may replace while the member runs
+/// (an uninhabited type in the simulation build). Every clone shares one slot: each
+/// new handshake takes the configuration in it at that moment.
+#[cfg(not(madsim))]
+#[derive(Clone)]
+pub struct ServerTls(Slot<rustls::ServerConfig>);
 #[cfg(madsim)]
 #[derive(Clone, Debug)]
 pub enum ServerTls {}
+
+/// A shared, replaceable `Arc<T>`.
+#[cfg(not(madsim))]
+struct Slot<T>(std::sync::Arc<std::sync::RwLock<std::sync::Arc<T>>>);
+
+#[cfg(not(madsim))]
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        Slot(self.0.clone())
+    }
+}
+
+#[cfg(not(madsim))]
+impl<T> Slot<T> {
+    fn new(value: std::sync::Arc<T>) -> Self {
+        Slot(std::sync::Arc::new(std::sync::RwLock::new(value)))
+    }
+
+    fn get(&self) -> std::sync::Arc<T> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn set(&self, value: std::sync::Arc<T>) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+    }
+}
+
+#[cfg(not(madsim))]
+impl ServerTls {
+    pub fn new(config: std::sync::Arc<rustls::ServerConfig>) -> ServerTls {
+        ServerTls(Slot::new(config))
+    }
+
+    /// The configuration a handshake starting now uses.
+    pub fn current(&self) -> std::sync::Arc<rustls::ServerConfig> {
+        self.0.get()
+    }
+}
+
+#[cfg(not(madsim))]
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerTls")
+    }
+}
 
 /// How a listener treats a new connection.
 #[derive(Clone, Debug)]
@@ -80,7 +137,7 @@ pub enum Accept {
 #[derive(Clone, Default)]
 pub struct PeerTls {
     #[cfg(not(madsim))]
-    client: Option<std::sync::Arc<rustls::ClientConfig>>,
+    client: Option<Slot<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for PeerTls {
@@ -102,6 +159,9 @@ pub struct TlsSetup {
     pub peer_server: Option<ServerTls>,
     /// Used to connect to `https://` peer URLs.
     pub peer_client: PeerTls,
+    /// What the files were at load, for [`Reloader`].
+    #[cfg(not(madsim))]
+    loaded: Option<std::sync::Arc<reload::Loaded>>,
 }
 
 impl TlsSetup {
@@ -110,20 +170,7 @@ impl TlsSetup {
     /// malformed file is an error naming its flag and path.
     #[cfg(not(madsim))]
     pub fn load(cfg: &Config, disk: &dyn Disk) -> Result<TlsSetup, String> {
-        let provider = suites::provider(&cfg.cipher_suites)?;
-        let client_id = files::identity(disk, &cfg.client_tls, "", &cfg.listen_client_urls)?;
-        let peer_id = files::identity(disk, &cfg.peer_tls, "peer-", &cfg.listen_peer_urls)?;
-        let client = match &client_id {
-            Some(id) => Some(server::config(disk, &provider, id, &cfg.client_tls, "")?),
-            None => None,
-        };
-        let peer_server = match &peer_id {
-            Some(id) => Some(server::config(disk, &provider, id, &cfg.peer_tls, "peer-")?),
-            None => None,
-        };
-        let peer_client =
-            PeerTls { client: client::peer_config(disk, &provider, peer_id.as_ref(), &cfg.peer_tls)? };
-        Ok(TlsSetup { client, peer_server, peer_client })
+        reload::load(cfg, disk)
     }
 
     /// The simulation build: no TLS at all.
@@ -146,7 +193,7 @@ impl PeerTls {
                      --peer-cert-file/--peer-key-file or --peer-auto-tls)"
                     .into());
             };
-            return client::connect(config.clone(), url).await;
+            return client::connect(config.get(), url).await;
         }
         let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).map_err(|e| e.to_string())?;
         endpoint.connect().await.map_err(|e| error_chain(&e))

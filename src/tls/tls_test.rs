@@ -50,7 +50,7 @@ fn server_flags() -> TlsFlags {
 fn server_config(disk: &SimDisk, flags: &TlsFlags) -> Result<ServerTls, String> {
     let provider = suites::provider(&[])?;
     let id = files::identity(disk, flags, "", &["https://127.0.0.1:2379".into()])?.expect("identity");
-    server::config(disk, &provider, &id, flags, "")
+    server::config(disk, &provider, &id, flags, "").map(ServerTls::new)
 }
 
 fn urls(s: &[&str]) -> Vec<String> {
@@ -267,4 +267,44 @@ async fn a_shared_port_serves_plaintext_and_tls() {
     conn.read_exact(&mut preface).await.unwrap();
     assert_eq!(&preface[..3], b"PRI", "the sniffed byte is not consumed");
     roundtrip(&mut server, &client(&f, Some(&f.client))).await.expect("TLS served on the same port");
+}
+
+/// The reloader: a new certificate and key, and a new CA bundle for client
+/// certificates, are in force for the next handshake once the files change; files
+/// that do not build (a key of another certificate) are refused and the
+/// configuration in force stays; unchanged files are not rebuilt; a side served
+/// without TLS stays so.
+#[tokio::test]
+async fn certificates_and_ca_bundles_are_reloaded_when_their_files_change() {
+    let (old, new) = (Fixtures::generate(), Fixtures::generate());
+    let disk = disk_with(&old);
+    let mut cfg = crate::config::parse(&[], &|_| None).unwrap();
+    cfg.listen_client_urls = vec!["https://127.0.0.1:2379".into()];
+    cfg.client_tls = TlsFlags { crl_file: String::new(), ..server_flags() };
+    let setup = TlsSetup::load(&cfg, &disk).unwrap();
+    assert!(setup.peer_server.is_none() && setup.peer_client.client.is_none(), "no peer TLS configured");
+    let mut reloader = Reloader::new(&cfg, &setup).expect("files to watch");
+    let mut server = listen(Accept::Tls(setup.client.clone().unwrap())).await;
+    roundtrip(&mut server, &client(&old, Some(&old.client))).await.expect("the first CA's client");
+    assert_eq!(reloader.check(&disk), Checked::Unchanged);
+
+    // A key that is not the certificate's: refused, the old configuration stays.
+    disk.write_atomic(Path::new("/f/server.key"), new.server.key.as_bytes()).unwrap();
+    let Checked::Refused(why) = reloader.check(&disk) else { panic!("a mismatched key must be refused") };
+    assert!(why.contains("--cert-file / --key-file"), "{why}");
+    roundtrip(&mut server, &client(&old, Some(&old.client))).await.expect("still the old configuration");
+    assert_eq!(reloader.check(&disk), Checked::Unchanged, "the same bad files are not retried");
+
+    // The whole set replaced: server certificate and key, and the CA bundle.
+    disk.write_atomic(Path::new("/f/server.crt"), new.server.cert.as_bytes()).unwrap();
+    disk.write_atomic(Path::new("/f/ca.crt"), new.ca.as_bytes()).unwrap();
+    assert_eq!(reloader.check(&disk), Checked::Reloaded);
+    roundtrip(&mut server, &client(&new, Some(&new.client)))
+        .await
+        .expect("the new CA's client, new server cert");
+    refused(&mut server, &client(&new, Some(&old.client)), "a client of the old CA").await;
+    refused(&mut server, &client(&old, Some(&old.client)), "a client that trusts the old server cert").await;
+
+    let plain = crate::config::parse(&[], &|_| None).unwrap();
+    assert!(Reloader::new(&plain, &TlsSetup::load(&plain, &disk).unwrap()).is_none(), "nothing to watch");
 }
