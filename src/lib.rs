@@ -68,7 +68,6 @@ pub mod proto;
 pub mod raft;
 pub mod server;
 pub mod shutdown;
-#[cfg(not(madsim))]
 pub mod snapshot_cmd;
 pub mod storage;
 pub mod tls;
