@@ -297,6 +297,7 @@ async fn check_peers_cluster(cfg: &Config, identity: &Identity, tls: &PeerTls) -
 /// The figures `/metrics` reads from this member on each scrape.
 fn metrics_sample(ctx: &Context) -> crate::metrics::NodeSample {
     let rs = ctx.node.status();
+    let on_disk = ctx.node.disk_bytes();
     let state = ctx.node.state().read();
     crate::metrics::NodeSample {
         member_id: ctx.member_id,
@@ -306,7 +307,7 @@ fn metrics_sample(ctx: &Context) -> crate::metrics::NodeSample {
         committed_index: rs.committed_index,
         applied_index: rs.applied_index,
         quota_backend_bytes: ctx.quota_backend_bytes,
-        db_size_bytes: state.size_bytes(),
+        db_size_bytes: on_disk,
         db_size_in_use_bytes: state.size_bytes(),
         live_keys: state.live_keys(),
         current_revision: state.kv.current_revision(),

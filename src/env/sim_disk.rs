@@ -486,6 +486,12 @@ impl Disk for SimDisk {
         Ok(st.inodes[ino].data.clone())
     }
 
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        let st = self.lock();
+        let ino = st.live.get(path).ok_or_else(|| not_found(path))?;
+        Ok(st.inodes[ino].data.len() as u64)
+    }
+
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn DiskFile>> {
         let mut st = self.lock();
         st.check_power()?;

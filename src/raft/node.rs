@@ -73,6 +73,14 @@ pub struct RaftNode {
     pub(super) removed: Arc<AtomicBool>,
     /// Linearizable reads waiting for a shared ReadIndex round (`read_batch`).
     pub(super) reads: Arc<super::read_batch::ReadBatch>,
+    /// Where this member's data lies on disk, for [`RaftNode::disk_bytes`].
+    files: Arc<DataFiles>,
+}
+
+/// The directories of a member's files: snapshots and WAL segments.
+struct DataFiles {
+    disk: Arc<dyn Disk>,
+    dirs: Vec<std::path::PathBuf>,
 }
 
 type WriteError = RaftError<TypeConfig, ClientWriteError<TypeConfig>>;
@@ -182,6 +190,8 @@ impl RaftNode {
             .map_err(|e| format!("open raft log in {}: {e}", cfg.wal_dir.display()))?;
         let election = cfg.election_timeout_ms.max(2 * cfg.heartbeat_interval_ms + 1);
         let lessor = Lessor::new(cfg.clock.clone(), election);
+        let files =
+            Arc::new(DataFiles { disk: disk.clone(), dirs: vec![dir.join("snap"), cfg.wal_dir.clone()] });
         let sm = StateMachine::open(disk, dir, cfg.limits, lessor)
             .map_err(|e| format!("open snapshot in {}: {e}", dir.display()))?;
         let shared = sm.shared();
@@ -232,7 +242,22 @@ impl RaftNode {
             },
             removed,
             reads: Default::default(),
+            files,
         })
+    }
+
+    /// Bytes this member's data takes on disk now: its snapshot files and WAL
+    /// segments (etcd's dbSize is its bolt file's size). A file removed while being
+    /// counted counts as nothing.
+    pub fn disk_bytes(&self) -> u64 {
+        let DataFiles { disk, dirs } = self.files.as_ref();
+        let mut dirs: Vec<&std::path::PathBuf> = dirs.iter().collect();
+        dirs.dedup();
+        dirs.iter()
+            .filter_map(|dir| Some((dir, disk.list_dir(dir).ok()?)))
+            .flat_map(|(dir, names)| names.into_iter().map(move |n| dir.join(n)))
+            .filter_map(|path| disk.file_len(&path).ok())
+            .sum()
     }
 
     pub fn member_id(&self) -> u64 {

@@ -74,20 +74,23 @@ impl Maintenance for MaintenanceService {
         _request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let rs = self.ctx.node.status();
-        let (rev, size, errors) = {
+        let (rev, in_use, errors) = {
             let state = self.ctx.node.state().read();
             (state.kv.current_revision(), state.size_bytes() as i64, state.alarms.status_errors())
         };
+        // dbSize: the files on disk (snapshots and WAL), as etcd's is its bolt file;
+        // dbSizeInUse: the data the store holds now, what the quota measures.
+        let on_disk = i64::try_from(self.ctx.node.disk_bytes()).unwrap_or(i64::MAX);
         Ok(Response::new(pb::StatusResponse {
             header: self.ctx.header(rev),
             version: SERVER_VERSION.to_string(),
-            db_size: size,
+            db_size: on_disk,
             leader: rs.leader.unwrap_or(0),
             raft_index: rs.committed_index,
             raft_term: rs.term,
             raft_applied_index: rs.applied_index,
             errors,
-            db_size_in_use: size,
+            db_size_in_use: in_use,
             is_learner: rs.is_learner,
             db_size_quota: i64::try_from(self.ctx.quota_backend_bytes).unwrap_or(i64::MAX),
         }))
