@@ -2,8 +2,8 @@
 //! `--experimental-initial-corrupt-check` every member starts (its HashKV agrees
 //! with the others'), and with `--experimental-corrupt-check-time 1s` the leader's
 //! rounds over writes, a compaction and a member restart raise no alarm: members
-//! that agree are never called corrupt. (A mismatch raising CORRUPT is
-//! `raft::corrupt`'s unit test and the alarm's effect `apply`'s.)
+//! that agree are never called corrupt. (Members that do disagree are found, with
+//! real processes, by t48's `diverged_members_are_found_by_the_corruption_checks`.)
 
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)]

@@ -8,6 +8,8 @@
 //! - a MetaStore snapshot restored into a new 3-member MetaStore cluster (with
 //!   `--bump-revision --mark-compacted`): every member serves the same data, writes
 //!   continue on every member;
+//! - members restored at one revision with different data: the corruption checks
+//!   (initial and periodic) find it;
 //! - a member started on the data dir `etcdctl snapshot restore` wrote takes it over
 //!   (etcd's e2e `TestIssue6361`); the backend of an etcd member that has run is refused;
 //! - restoring onto an existing data dir, and corrupted, truncated or foreign files,
@@ -466,6 +468,92 @@ async fn a_data_dir_etcdctl_restored_is_taken_over() {
     assert!(log.contains("etcd member that has run") && log.contains("snapshot restore"), "{log}");
     assert_eq!(std::fs::read(snap_dir.join("db")).expect("db"), db, "the db is left as it was");
     assert!(!ran[0].data_dir.join("member").join("identity").exists(), "no identity written");
+}
+
+/// A snapshot file of a fresh single member holding `key` = `value` (revision 2),
+/// read through Maintenance.Snapshot as etcdctl saves it.
+async fn snapshot_of(dir: &Path, key: &str, value: &str) -> PathBuf {
+    let node = Proc::start(&dir.join("source"), &[]);
+    let mut c = connect(&node).await;
+    c.put(key, value, None).await.expect("put");
+    let mut stream = c.snapshot().await.expect("snapshot");
+    let mut bytes = Vec::new();
+    while let Some(m) = stream.message().await.expect("snapshot message") {
+        bytes.extend_from_slice(m.blob());
+    }
+    let file = dir.join("snapshot.db");
+    std::fs::write(&file, bytes).expect("write snapshot");
+    file
+}
+
+/// Corruption found: three members restored at the same revision, one of them with
+/// another value (its data is not what its log says). With
+/// `--experimental-initial-corrupt-check` the odd member refuses to start, naming the
+/// members it disagrees with; with `--experimental-corrupt-check-time` the leader
+/// raises CORRUPT, and writes are then refused with etcd's "corrupt cluster".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diverged_members_are_found_by_the_corruption_checks() {
+    let dir = support::temp_dir("restore-diverged");
+    let good = snapshot_of(&dir.join("a"), "k", "one").await;
+    let odd = snapshot_of(&dir.join("b"), "k", "two").await;
+    let restore_all = |tag: &str| {
+        let (seats, cluster) = seats(&["m1", "m2", "m3"], tag);
+        for (i, seat) in seats.iter().enumerate() {
+            let file = if i == 2 { &odd } else { &good };
+            let (status, text) = restore(file, seat, &cluster, &[]);
+            assert_eq!(status, Some(0), "restore {}: {text}", seat.name);
+        }
+        (seats, cluster)
+    };
+    let spawn_with = |seat: &Seat, cluster: &str, flags: &[&str]| {
+        let mut all = vec!["--initial-cluster-token", "restored"];
+        all.extend(flags);
+        Proc::spawn_member_of(
+            Path::new(METASTORE),
+            &seat.name,
+            cluster,
+            &seat.data_dir,
+            seat.client_port,
+            seat.peer_port,
+            &all,
+        )
+    };
+
+    // The initial check: m1 and m2 agree and serve; m3 refuses to start.
+    let (seats, cluster) = restore_all("diverged-initial");
+    let initial = ["--experimental-initial-corrupt-check"];
+    let mut agreeing: Vec<Proc> = seats[..2].iter().map(|s| spawn_with(s, &cluster, &initial)).collect();
+    for p in &mut agreeing {
+        p.wait_ready();
+    }
+    let mut m3 = spawn_with(&seats[2], &cluster, &initial);
+    let (code, log) = m3.wait_exit(Duration::from_secs(60));
+    assert_ne!(code, Some(0), "the diverged member must not start: {log}");
+    assert!(log.contains("found data inconsistency with peers"), "{log}");
+    drop(agreeing);
+
+    // The periodic check: CORRUPT raised; writes refused.
+    let (seats, cluster) = restore_all("diverged-periodic");
+    let periodic = ["--experimental-corrupt-check-time", "1s"];
+    let mut procs: Vec<Proc> = seats.iter().map(|s| spawn_with(s, &cluster, &periodic)).collect();
+    for p in &mut procs {
+        p.wait_ready();
+    }
+    let mut c = connect(&procs[0]).await;
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let alarms = c.alarm(etcd_client::AlarmAction::Get, etcd_client::AlarmType::None, None).await;
+        let corrupt = alarms
+            .map(|a| a.alarms().iter().any(|a| a.alarm() == etcd_client::AlarmType::Corrupt))
+            .unwrap_or(false);
+        if corrupt {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no CORRUPT alarm raised");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let refused = c.put("k", "three", None).await.expect_err("a write under CORRUPT");
+    assert!(refused.to_string().contains("corrupt cluster"), "{refused}");
 }
 
 #[test]
