@@ -62,6 +62,8 @@ catalogue! {
         "a txn's permission check ignores the ops of its else (failure) branch",
     AuthCheckAtArrival = "auth-check-at-arrival":
         "writes are judged against the auth state when they reach the server, not where they apply",
+    AcceptPutUnderNospace = "accept-put-under-nospace":
+        "a put is applied while a NOSPACE alarm stands",
 }
 
 impl Mutant {

@@ -2,7 +2,8 @@
 //! get / put / delete / compare-and-swap on a small key space through whichever
 //! member answers, each call recorded as a [`history::Op`] with its invoke and return
 //! times (simulated nanoseconds since `origin`). An error or a timeout is an
-//! *unknown* outcome: the write may take effect later, or never.
+//! *unknown* outcome: the write may take effect later, or never; NOSPACE's "database
+//! space exceeded" alone is a definite failure (see `traffic::Outcome::Refused`).
 
 use std::time::Duration;
 
@@ -167,6 +168,9 @@ pub async fn run_client(
             None => Outcome::Unknown { reason: "connect failed".into() },
             Some(c) => match tokio::time::timeout(Duration::from_secs(3), call(c, &request)).await {
                 Ok(Ok(resp)) => Outcome::Ok(resp),
+                Ok(Err(s)) if crate::traffic::is_refusal(&s) => {
+                    Outcome::Fail { reason: format!("{:?}: {}", s.code(), s.message()) }
+                }
                 Ok(Err(s)) => Outcome::Unknown { reason: format!("{:?}: {}", s.code(), s.message()) },
                 Err(_) => Outcome::Unknown { reason: "timeout".into() },
             },
@@ -198,6 +202,7 @@ pub fn from_traffic(op: &crate::traffic::Op, client: u64) -> Op {
             Outcome::Ok(Response { revision: *revision, succeeded, ..Default::default() })
         }
         crate::traffic::Outcome::Unknown { reason } => Outcome::Unknown { reason: reason.clone() },
+        crate::traffic::Outcome::Refused { reason } => Outcome::Fail { reason: reason.clone() },
     };
     Op { client, invoke_ns: op.invoke_ns, return_ns: op.return_ns, request, outcome }
 }
@@ -205,7 +210,8 @@ pub fn from_traffic(op: &crate::traffic::Op, client: u64) -> Op {
 /// Shown in failures: how many ops of each outcome.
 pub fn summary(ops: &[Op]) -> String {
     let ok = ops.iter().filter(|o| matches!(o.outcome, Outcome::Ok(_))).count();
-    format!("{} ops, {ok} ok, {} unknown", ops.len(), ops.len() - ok)
+    let failed = ops.iter().filter(|o| matches!(o.outcome, Outcome::Fail { .. })).count();
+    format!("{} ops, {ok} ok, {failed} failed, {} unknown", ops.len(), ops.len() - ok - failed)
 }
 
 /// The acknowledged writes of a history, for the watch checker.

@@ -8,6 +8,9 @@
 //! - [`traffic`]: etcd gRPC clients writing through madsim-tonic, recording every op.
 //! - [`kv_traffic`]: concurrent clients doing get/put/delete/CAS, recorded as a
 //!   [`history`] for the [`linearize`] checker against the etcd [`model`].
+//! - [`maintenance`]: an operator's Defragment, Snapshot and NOSPACE alarm episodes
+//!   under the nemesis; [`maintenance_check`]: no put lands while NOSPACE stands, and
+//!   snapshots are etcd's file holding the state at their revision.
 //! - [`validate`]: the checkers (durability and atomicity after crashes).
 //! - [`auth_check`]: permissions against an auth model replayed over the admin's
 //!   changes (every success permitted, every denial forbidden, where they applied);
@@ -25,6 +28,8 @@ pub mod cluster;
 pub mod history;
 pub mod kv_traffic;
 pub mod linearize;
+pub mod maintenance;
+pub mod maintenance_check;
 pub mod model;
 pub mod runner;
 pub mod traffic;

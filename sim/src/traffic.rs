@@ -1,6 +1,7 @@
 //! Traffic: an etcd gRPC client (madsim-tonic) doing puts on a small key space and
 //! two-key txns, recording every op's invocation and outcome. A timeout or an error
-//! is an *unknown* outcome: the write may or may not have happened.
+//! is an *unknown* outcome: the write may or may not have happened; NOSPACE's
+//! "database space exceeded" alone is a definite refusal ([`Outcome::Refused`]).
 
 use std::time::Duration;
 
@@ -24,6 +25,18 @@ pub enum Outcome {
     Ok { revision: i64 },
     /// Failed or timed out: may or may not have taken effect.
     Unknown { reason: String },
+    /// Refused before it could take effect: "database space exceeded" while NOSPACE
+    /// stands (the quota check refuses before proposing, apply refuses without
+    /// changing anything, and a write is never proposed twice).
+    Refused { reason: String },
+}
+
+/// etcd's message for a write NOSPACE refuses.
+pub const NOSPACE_MESSAGE: &str = "etcdserver: mvcc: database space exceeded";
+
+/// Whether an error is a definite refusal (see [`Outcome::Refused`]).
+pub fn is_refusal(status: &tonic::Status) -> bool {
+    status.message() == NOSPACE_MESSAGE
 }
 
 #[derive(Clone, Debug)]
@@ -86,7 +99,12 @@ pub async fn run_op(
         Ok(Ok(revision)) => Outcome::Ok { revision },
         Ok(Err(status)) => {
             *client = None;
-            Outcome::Unknown { reason: format!("{:?}: {}", status.code(), status.message()) }
+            let reason = format!("{:?}: {}", status.code(), status.message());
+            if is_refusal(&status) {
+                Outcome::Refused { reason }
+            } else {
+                Outcome::Unknown { reason }
+            }
         }
         Err(_) => {
             *client = None;

@@ -5,7 +5,8 @@
 //!   acknowledged op on that key or by an op whose outcome is unknown (an earlier
 //!   one only at a revision above the acknowledged op's: it took effect late). An
 //!   acknowledged write can be overwritten only by a later write, never lost.
-//! - **No phantom writes**: a final value was written by some op on that key.
+//! - **No phantom writes**: a final value was written by some op on that key, not by
+//!   one the store refused (NOSPACE: "database space exceeded").
 //! - **Atomicity**: the two keys of a pair txn always carry the same value.
 //! - **Revisions**: acknowledged revisions strictly increase in op order; the final
 //!   read's revision is at least the last acknowledged one; a value still carrying an
@@ -96,6 +97,13 @@ fn check_key(key: &[u8], ops: &[&Op], found: Option<(&[u8], i64)>) -> Result<(),
             show(value)
         ));
     };
+    if let Outcome::Refused { reason } = &ops[pos].outcome {
+        return Err(format!(
+            "no phantom writes: key {:?} holds op {}'s value, but the op was refused ({reason})",
+            show(key),
+            ops[pos].id
+        ));
+    }
     if let Some(i) = last_acked {
         // An op whose outcome is unknown may take effect long after it was given up
         // on (a forwarded proposal delayed by a paused member, say): then after the

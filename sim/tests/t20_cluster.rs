@@ -5,7 +5,10 @@
 //! read, timeouts as unknown outcomes) must be linearizable against etcd's model
 //! with revisions. After the faults stop: every member answers, every acknowledged
 //! write is there, nothing is half-applied, and all members have equal HashKV at the
-//! same revision.
+//! same revision. On half the seeds an operator defragments, takes snapshots and
+//! lives through NOSPACE alarms meanwhile (see `metastore_sim::maintenance`): no put
+//! lands while an alarm stands, a finished snapshot is etcd's file holding the
+//! watched state at its revision, and writes resume once the alarms are disarmed.
 
 #![cfg(madsim)]
 #![allow(clippy::disallowed_methods)] // virtual, seeded time under madsim
@@ -21,7 +24,7 @@ use metastore_sim::history::{Op as HistoryOp, Request};
 use metastore_sim::runner::{self, Fingerprint, Outcome};
 use metastore_sim::traffic::{self, Op, OpKind};
 use metastore_sim::validate;
-use metastore_sim::{kv_traffic, linearize, watch_check};
+use metastore_sim::{kv_traffic, linearize, maintenance, maintenance_check, watch_check};
 
 /// How long after the faults stop a write through each member may take.
 const LIVENESS_BOUND: Duration = Duration::from_secs(15);
@@ -40,16 +43,19 @@ async fn cluster_faults() -> Result<Outcome, String> {
     let mut fp = Fingerprint::default();
     let size = if rng.gen_bool(0.7) { 3 } else { 5 };
     let snapshot_count = [10u64, 50, 100_000][rng.gen_range(0..3)];
+    let maint_plan = rng.gen_bool(0.5).then(|| maintenance::plan(&mut rng, size));
+    if let Some(p) = &maint_plan {
+        fp.add(&format!("maintenance: quota {:?} bytes, steps {:?}", p.quota_bytes, p.steps));
+    }
     let members: Vec<(String, Ipv4Addr)> =
         (0..size).map(|i| (format!("m{i}"), Ipv4Addr::new(10, 0, 0, 1 + i as u8))).collect();
     let nodes: Vec<SimMember> = (0..size)
         .map(|i| {
-            SimMember::start(
-                &members[i].0,
-                members[i].1,
-                member_config(&members, i, snapshot_count),
-                rng.gen(),
-            )
+            let mut cfg = member_config(&members, i, snapshot_count);
+            if let Some(bytes) = maint_plan.as_ref().and_then(|p| p.quota_bytes) {
+                cfg.quota_backend_bytes = bytes;
+            }
+            SimMember::start(&members[i].0, members[i].1, cfg, rng.gen())
         })
         .collect();
     fp.add(&format!("size={size} snapshot_count={snapshot_count}"));
@@ -158,6 +164,12 @@ async fn cluster_faults() -> Result<Outcome, String> {
             }
             (at, done)
         })
+    });
+    // The operator: defragments, snapshots and NOSPACE episodes while the faults run.
+    let maint_phase = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(maintenance::Phase::Faults as u8));
+    let operator = maint_plan.map(|plan| {
+        let node = sim.create_node().name("operator").ip([10, 0, 1, 5].into()).build();
+        node.spawn(maintenance::run(plan, urls.clone(), watch_progress.clone(), maint_phase.clone()))
     });
     let mut counts = Outcome::default();
     for _ in 0..rng.gen_range(2..6) {
@@ -292,6 +304,7 @@ async fn cluster_faults() -> Result<Outcome, String> {
     }
     // The faults stop here: fail points too (the quiet phase checks liveness).
     runner::disarm_fail_points(&mut counts);
+    maint_phase.store(maintenance::Phase::Quiet as u8, std::sync::atomic::Ordering::SeqCst);
     compacting.store(false, std::sync::atomic::Ordering::SeqCst);
     if let Some(task) = compactor {
         let (at, n) = task.await.map_err(|e| format!("compactor failed: {e}"))?;
@@ -348,6 +361,23 @@ async fn cluster_faults() -> Result<Outcome, String> {
     for task in checked {
         kv_history.extend(task.await.map_err(|e| format!("checked client failed: {e}"))?);
     }
+    // The operator disarms what still stands; what it saw is checked below.
+    maint_phase.store(maintenance::Phase::Stop as u8, std::sync::atomic::Ordering::SeqCst);
+    let maint = match operator {
+        Some(task) => Some(task.await.map_err(|e| format!("operator failed: {e}"))?),
+        None => None,
+    };
+    if let Some(report) = &maint {
+        for e in &report.events {
+            fp.add(e);
+        }
+        for (kind, n) in &report.counts {
+            counts.count(kind, *n);
+        }
+        if let Some(v) = report.violations.first() {
+            return Err(v.clone());
+        }
+    }
     let verdict = linearize::check(&kv_history, &linearize::Config::default());
     fp.add(&format!("linearizability {} ({})", verdict_name(&verdict), kv_traffic::summary(&kv_history)));
     if let linearize::Verdict::Violation(v) = verdict {
@@ -391,12 +421,25 @@ async fn cluster_faults() -> Result<Outcome, String> {
     watch_until.store(final_rev, std::sync::atomic::Ordering::SeqCst);
     let acked = kv_traffic::acked_writes(&kv_history);
     let mut watch_events = 0;
+    let mut watched = Vec::new();
     for (w, task) in watchers.into_iter().enumerate() {
         let seen = task.await.map_err(|e| format!("watcher {w} failed: {e}"))?;
         watch_events +=
             watch_check::check(&seen, 2, final_rev, &acked).map_err(|e| format!("watcher {w}: {e}"))?;
+        watched = seen;
     }
     fp.add(&format!("watch events {watch_events}"));
+    // Maintenance: no put (acknowledged or watched) while NOSPACE stood; every finished
+    // snapshot holds what the watcher (which saw every revision) had seen live there.
+    let mut maint_checked = 0;
+    if let Some(report) = &maint {
+        maint_checked += maintenance_check::check_no_puts_under_alarm(&report.spans, &kv_history, &watched)?;
+        for snap in &report.snapshots {
+            maintenance_check::check_snapshot_against_watch(snap, &watched)?;
+        }
+        maint_checked += report.snapshots.len() as u64;
+        fp.add(&format!("alarm spans {:?}", report.spans));
+    }
     // The writer's keys only: the checked clients' keys are the linearizability
     // checker's business.
     let writer_kvs: Vec<_> = kvs.iter().filter(|(k, _, _)| !k.starts_with(b"lin/")).cloned().collect();
@@ -429,7 +472,7 @@ async fn cluster_faults() -> Result<Outcome, String> {
     let ops_acked = history.iter().filter(|op| matches!(op.outcome, traffic::Outcome::Ok { .. })).count()
         as u64
         + kv_history.iter().filter(|op| op.response().is_some()).count() as u64;
-    let ops_checked = ops_checked + kv_history.len() as u64 + watch_events;
+    let ops_checked = ops_checked + kv_history.len() as u64 + watch_events + maint_checked;
     Ok(Outcome { fingerprint: fp.value(), ops_checked, ops_acked, sim_time: start.elapsed(), ..counts })
 }
 

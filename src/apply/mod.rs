@@ -325,7 +325,8 @@ impl KvState {
         }
         if self.alarms.any(AlarmKind::NoSpace) {
             let writes = match req {
-                Request::Put(_) | Request::LeaseGrant { .. } => true,
+                Request::Put(_) => !crate::mutant!(AcceptPutUnderNospace),
+                Request::LeaseGrant { .. } => true,
                 Request::Txn(t) => txn_puts(t),
                 _ => false,
             };
