@@ -9,9 +9,11 @@
 //!   or lease expiry), then holds.
 //! ```
 //!
-//! Waiting reads this member's applied state every [`POLL`]: a key older than ours
-//! can only disappear, never appear, so a lagging member only makes a waiter wait
-//! longer, never acquire early.
+//! A waiter reads this member's applied state, then sleeps until a watch on `<name>/`
+//! (opened before that read, so nothing slips between) reports a change, and reads
+//! again ([`RECHECK`] at the latest). A key older than ours can only disappear,
+//! never appear, so a lagging member only makes a waiter wait longer, never acquire
+//! early.
 
 use std::time::Duration;
 
@@ -25,8 +27,46 @@ use crate::mvcc::{
     SortOrder, SortTarget, TxnRequest,
 };
 
-/// How often a waiter looks at the keys ahead of it.
+/// How often Election's Observe looks at the leader key.
 pub const POLL: Duration = Duration::from_millis(50);
+
+/// The longest a Lock or Campaign waiter sleeps between two looks at the keys ahead
+/// of it when its watch reports nothing (a safety net; changes wake it at once).
+pub const RECHECK: Duration = Duration::from_secs(1);
+
+/// A watch stream on this member's hub, closed when dropped.
+struct PrefixWatch<'a> {
+    ctx: &'a Ctx,
+    stream: crate::watch::StreamId,
+    waker: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl<'a> PrefixWatch<'a> {
+    /// Watch every change under `prefix` from the next revision on.
+    fn open(ctx: &'a Ctx, prefix: &[u8]) -> PrefixWatch<'a> {
+        let shared = ctx.node.state();
+        let (stream, waker) = shared.open_watch_stream();
+        let req = crate::watch::WatchCreateRequest {
+            key: prefix.to_vec(),
+            range_end: prefix_end(prefix),
+            ..Default::default()
+        };
+        shared.watch_hub().create(stream, &req);
+        PrefixWatch { ctx, stream, waker }
+    }
+
+    /// Wait until the watch has something (or `RECHECK` passes), and drop it.
+    async fn changed(&self) {
+        let _ = tokio::time::timeout(RECHECK, self.waker.notified()).await;
+        self.ctx.node.state().watch_hub().take(self.stream, usize::MAX);
+    }
+}
+
+impl Drop for PrefixWatch<'_> {
+    fn drop(&mut self) {
+        self.ctx.node.state().close_watch_stream(self.stream);
+    }
+}
 
 /// The end of the range of keys starting with `prefix`.
 pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
@@ -111,6 +151,7 @@ pub async fn acquire(
 /// Wait until no key under `prefix` was created before `held`; fail if `held`
 /// itself disappears meanwhile (its lease expired or was revoked).
 async fn wait_for_turn(ctx: &Ctx, prefix: &[u8], held: &Held) -> Result<(), tonic::Status> {
+    let watch = PrefixWatch::open(ctx, prefix);
     loop {
         let (older, still_mine) = {
             let state = ctx.node.state().read();
@@ -140,7 +181,7 @@ async fn wait_for_turn(ctx: &Ctx, prefix: &[u8], held: &Held) -> Result<(), toni
         if applied_ours && older == 0 {
             return Ok(());
         }
-        tokio::time::sleep(POLL).await;
+        watch.changed().await;
     }
 }
 
