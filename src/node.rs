@@ -55,7 +55,7 @@ fn initial_members(cfg: &Config) -> BTreeMap<String, Vec<String>> {
 
 /// Work out this member's identity on a fresh bootstrap, checking the flags as etcd
 /// does.
-fn bootstrap_identity(cfg: &Config) -> Result<(Identity, BTreeMap<u64, MemberInfo>), String> {
+pub(crate) fn bootstrap_identity(cfg: &Config) -> Result<(Identity, BTreeMap<u64, MemberInfo>), String> {
     let by_name = initial_members(cfg);
     let Some(own_urls) = by_name.get(&cfg.name) else {
         return Err(format!("couldn't find local name {:?} in the initial cluster configuration", cfg.name));
@@ -307,7 +307,7 @@ fn metrics_sample(ctx: &Context) -> crate::metrics::NodeSample {
         committed_index: rs.committed_index,
         applied_index: rs.applied_index,
         quota_backend_bytes: ctx.quota_backend_bytes,
-        db_size_bytes: on_disk,
+        db_size_bytes: on_disk.max(state.size_bytes()),
         db_size_in_use_bytes: state.size_bytes(),
         live_keys: state.live_keys(),
         current_revision: state.kv.current_revision(),

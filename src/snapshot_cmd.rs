@@ -188,9 +188,12 @@ pub fn restore(args: &RestoreArgs, disk: &dyn Disk) -> Result<String, String> {
 /// from those same flags, and is removed: its segment names would read as MetaStore's).
 /// `member/snap/db` itself is left as it is. `Ok(None)` when the dir is not such.
 ///
-/// Refused: a `db` whose consistent index is past the restore's membership entries,
-/// i.e. the backend of an etcd member that has run, whose WAL may hold committed
-/// entries the db lacks (take a snapshot of that member and restore it instead).
+/// Refused, before anything is changed: a `db` whose consistent index is past the
+/// restore's membership entries, i.e. the backend of an etcd member that has run,
+/// whose WAL may hold committed entries the db lacks (take a snapshot of that member
+/// and restore it instead); a member dir that already holds MetaStore's vote or
+/// snapshots (a member that took the db over and lost its identity file: taking it
+/// over again would drop its log); flags that do not name this member.
 pub fn adopt_etcd_restore(
     cfg: &config::Config,
     disk: &dyn Disk,
@@ -201,6 +204,21 @@ pub fn adopt_etcd_restore(
         return Ok(None);
     }
     let what = db_path.display();
+    // A member that took the db over already has MetaStore's own files beside it:
+    // without its identity it must not be taken over again (its log would be lost).
+    let ours = disk.exists(&member_dir.join("vote"))
+        || disk
+            .list_dir(&member_dir.join("snap"))
+            .is_ok_and(|names| names.iter().any(|n| n.starts_with("snapshot-") && n.ends_with(".snap")));
+    if ours {
+        return Err(format!(
+            "{} has MetaStore's data (a vote or snapshots) but no member identity file: refusing to start \
+             (restore the identity file, or restore the member from a snapshot into a new data dir)",
+            member_dir.display()
+        ));
+    }
+    // The flags must name this member before anything is changed.
+    crate::node::bootstrap_identity(cfg)?;
     let bytes = disk.read(&db_path).map_err(|e| format!("read {what}: {e}"))?;
     let buckets = read_buckets(&bytes).map_err(|e| format!("{what}: {e}"))?;
     let members = cfg.initial_cluster.iter().map(|(name, _)| name).collect::<std::collections::BTreeSet<_>>();
@@ -221,14 +239,16 @@ pub fn adopt_etcd_restore(
     for w in &imported.warnings {
         tracing::warn!(db = %what, warning = %w, "etcd backend: not carried over");
     }
-    let wal_dir = cfg.wal_dir_path();
-    if disk.exists(&wal_dir) {
-        let names = disk.list_dir(&wal_dir).map_err(|e| format!("list {}: {e}", wal_dir.display()))?;
+    // etcdctl wrote its WAL in `member/wal` or in its own `--wal-dir`: clear both.
+    let mut wal_dirs = vec![member_dir.join("wal"), cfg.wal_dir_path()];
+    wal_dirs.dedup();
+    for wal_dir in wal_dirs.iter().filter(|d| disk.exists(d)) {
+        let names = disk.list_dir(wal_dir).map_err(|e| format!("list {}: {e}", wal_dir.display()))?;
         for name in names.iter().filter(|n| n.ends_with(".wal")) {
             let path = wal_dir.join(name);
             disk.remove(&path).map_err(|e| format!("remove etcd's {}: {e}", path.display()))?;
         }
-        disk.sync_dir(&wal_dir).map_err(|e| format!("sync {}: {e}", wal_dir.display()))?;
+        disk.sync_dir(wal_dir).map_err(|e| format!("sync {}: {e}", wal_dir.display()))?;
     }
     let identity = crate::node::write_restored_member(cfg, disk, &imported.state)?;
     let st = &imported.state;

@@ -453,7 +453,59 @@ async fn a_data_dir_etcdctl_restored_is_taken_over() {
     let (kvs, rev) = all_at(&mut c, 0, false).await.expect("get after restart");
     assert_eq!(rev, wrote, "nothing lost across the restart");
     assert!(kvs.iter().any(|kv| kv.0 == b"after" && kv.1 == b"takeover"), "the write survived");
+    taken.terminate();
+    // Its identity file lost, the member that took the db over is not taken over again
+    // (that would drop its log): it refuses to start, its files untouched.
+    let identity = seat.data_dir.join("member").join("identity");
+    let saved = std::fs::read(&identity).expect("identity");
+    std::fs::remove_file(&identity).expect("remove identity");
+    taken.respawn(&[]);
+    let (code, log) = taken.wait_exit(Duration::from_secs(20));
+    assert_ne!(code, Some(0), "{log}");
+    assert!(log.contains("no member identity file"), "{log}");
+    std::fs::write(&identity, saved).expect("put the identity back");
+    taken.restart(&[]);
+    let mut c = connect(&taken).await;
+    assert_eq!(all_at(&mut c, 0, false).await.expect("get").1, wrote, "nothing lost");
     drop(taken);
+
+    // Flags that do not name the member: refused before etcd's WAL is touched.
+    let (typo, typo_cluster) = seats(&["m1"], "restore-etcdctl-typo");
+    let (success, text) = ctl(
+        &bin,
+        None,
+        None,
+        &[
+            "snapshot",
+            "restore",
+            &file.display().to_string(),
+            "--name=m1",
+            &format!("--data-dir={}", typo[0].data_dir.display()),
+            &format!("--initial-cluster={typo_cluster}"),
+            "--initial-cluster-token=restored",
+            &format!("--initial-advertise-peer-urls=http://127.0.0.1:{}", typo[0].peer_port),
+        ],
+    );
+    assert!(success, "etcdctl snapshot restore: {text}");
+    let wal_dir = typo[0].data_dir.join("member").join("wal");
+    let etcd_wal = std::fs::read_dir(&wal_dir).expect("etcd's wal").count();
+    let mut wrong = Proc::spawn_member_of(
+        Path::new(METASTORE),
+        "m9",
+        &typo_cluster,
+        &typo[0].data_dir,
+        typo[0].client_port,
+        typo[0].peer_port,
+        &["--initial-cluster-token", "restored"],
+    );
+    let (code, log) = wrong.wait_exit(Duration::from_secs(20));
+    assert_ne!(code, Some(0), "{log}");
+    assert!(log.contains("couldn't find local name"), "{log}");
+    assert_eq!(
+        std::fs::read_dir(&wal_dir).expect("etcd's wal").count(),
+        etcd_wal,
+        "etcd's WAL left as it was"
+    );
 
     // The db of a member that has run (a snapshot file's db: its consistent index is the
     // source member's) in a data dir without MetaStore's identity: refused, untouched.
