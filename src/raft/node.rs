@@ -247,7 +247,8 @@ impl RaftNode {
     }
 
     /// Bytes this member's data takes on disk now: its snapshot files and WAL
-    /// segments (etcd's dbSize is its bolt file's size). A file removed while being
+    /// segments (etcd's dbSize is its bolt file's size). Other files there (an
+    /// adopted etcd `db`, temp files) are not counted. A file removed while being
     /// counted counts as nothing.
     pub fn disk_bytes(&self) -> u64 {
         let DataFiles { disk, dirs } = self.files.as_ref();
@@ -255,7 +256,12 @@ impl RaftNode {
         dirs.dedup();
         dirs.iter()
             .filter_map(|dir| Some((dir, disk.list_dir(dir).ok()?)))
-            .flat_map(|(dir, names)| names.into_iter().map(move |n| dir.join(n)))
+            .flat_map(|(dir, names)| {
+                // MetaStore's own files only (not an adopted etcd `db`, not temp files).
+                let ours =
+                    |n: &String| n.ends_with(".wal") || (n.starts_with("snapshot-") && n.ends_with(".snap"));
+                names.into_iter().filter(ours).map(move |n| dir.join(n))
+            })
             .filter_map(|path| disk.file_len(&path).ok())
             .sum()
     }

@@ -80,7 +80,9 @@ impl Maintenance for MaintenanceService {
         };
         // dbSize: the files on disk (snapshots and WAL), as etcd's is its bolt file;
         // dbSizeInUse: the data the store holds now, what the quota measures.
-        let on_disk = i64::try_from(self.ctx.node.disk_bytes()).unwrap_or(i64::MAX);
+        // Never below dbSizeInUse (etcd's invariant, which tools computing
+        // fragmentation rely on): the in-use figure is an estimate.
+        let on_disk = i64::try_from(self.ctx.node.disk_bytes()).unwrap_or(i64::MAX).max(in_use);
         Ok(Response::new(pb::StatusResponse {
             header: self.ctx.header(rev),
             version: SERVER_VERSION.to_string(),
