@@ -37,6 +37,7 @@ pub const RECHECK: Duration = Duration::from_secs(1);
 /// A watch stream on this member's hub, closed when dropped.
 struct PrefixWatch<'a> {
     ctx: &'a Ctx,
+    prefix: Vec<u8>,
     stream: crate::watch::StreamId,
     waker: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -44,6 +45,11 @@ struct PrefixWatch<'a> {
 impl<'a> PrefixWatch<'a> {
     /// Watch every change under `prefix` from the next revision on.
     fn open(ctx: &'a Ctx, prefix: &[u8]) -> PrefixWatch<'a> {
+        let (stream, waker) = Self::watch(ctx, prefix);
+        PrefixWatch { ctx, prefix: prefix.to_vec(), stream, waker }
+    }
+
+    fn watch(ctx: &Ctx, prefix: &[u8]) -> (crate::watch::StreamId, std::sync::Arc<tokio::sync::Notify>) {
         let shared = ctx.node.state();
         let (stream, waker) = shared.open_watch_stream();
         let req = crate::watch::WatchCreateRequest {
@@ -52,13 +58,19 @@ impl<'a> PrefixWatch<'a> {
             ..Default::default()
         };
         shared.watch_hub().create(stream, &req);
-        PrefixWatch { ctx, stream, waker }
+        (stream, waker)
     }
 
-    /// Wait until the watch has something (or `RECHECK` passes), and drop it.
-    async fn changed(&self) {
+    /// Wait until the watch has something (or `RECHECK` passes), and drop it. A watch
+    /// the hub cancelled (it fell behind a compaction) is opened anew; the caller
+    /// looks at the state after this, so nothing is missed.
+    async fn changed(&mut self) {
         let _ = tokio::time::timeout(RECHECK, self.waker.notified()).await;
-        self.ctx.node.state().watch_hub().take(self.stream, usize::MAX);
+        let out = self.ctx.node.state().watch_hub().take(self.stream, usize::MAX);
+        if out.iter().any(|r| r.canceled) {
+            self.ctx.node.state().close_watch_stream(self.stream);
+            (self.stream, self.waker) = Self::watch(self.ctx, &self.prefix);
+        }
     }
 }
 
@@ -151,7 +163,7 @@ pub async fn acquire(
 /// Wait until no key under `prefix` was created before `held`; fail if `held`
 /// itself disappears meanwhile (its lease expired or was revoked).
 async fn wait_for_turn(ctx: &Ctx, prefix: &[u8], held: &Held) -> Result<(), tonic::Status> {
-    let watch = PrefixWatch::open(ctx, prefix);
+    let mut watch = PrefixWatch::open(ctx, prefix);
     loop {
         let (older, still_mine) = {
             let state = ctx.node.state().read();
