@@ -184,6 +184,8 @@ impl RaftNode {
     /// the leader's, enough started voters under the strict check) would let an
     /// operator promote it. Checked every `every` until `stop`.
     pub async fn run_learner_promoter(&self, every: Duration, stop: crate::shutdown::Shutdown) {
+        // The last failure logged, so that one that repeats is logged once.
+        let mut last_failure: Option<(u64, String)> = None;
         loop {
             tokio::select! {
                 () = stop.wait() => return,
@@ -195,10 +197,15 @@ impl RaftNode {
             for id in self.promotable_learners() {
                 match self.change_members_local(MemberChange::Promote { id }).await {
                     Ok(_) => {
-                        tracing::info!(member = %format!("{id:x}"), "promoted a learner that is in sync")
+                        tracing::info!(member = %format!("{id:x}"), "promoted a learner that is in sync");
+                        last_failure = None;
                     }
                     Err(e) => {
-                        tracing::warn!(member = %format!("{id:x}"), error = %e, "auto-promotion failed")
+                        let failure = Some((id, e.to_string()));
+                        if failure != last_failure {
+                            tracing::warn!(member = %format!("{id:x}"), error = %e, "auto-promotion failed");
+                            last_failure = failure;
+                        }
                     }
                 }
             }
