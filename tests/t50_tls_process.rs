@@ -269,8 +269,20 @@ async fn replaced_certificate_and_ca_files_are_used_without_a_restart() {
     replace("server.key.insecure", new.server.key.as_bytes());
     replace("ca.crt", new.ca.as_bytes());
     assert!(p.wait_line("reloaded TLS", Duration::from_secs(10)).is_some(), "{}", p.log_tail(20));
-    let mut after = tls_client(client_port, &new.ca, Some(&new.client)).await;
-    after.put("after", "1", None).await.expect("the new CA's client, without a restart");
+    // A check may have seen the files half replaced (the CA not yet): the next one,
+    // within a second, takes the rest.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = async {
+            let mut after = tls_client(client_port, &new.ca, Some(&new.client)).await;
+            after.put("after", "1", None).await
+        };
+        match tokio::time::timeout(Duration::from_secs(3), attempt).await {
+            Ok(Ok(_)) => break,
+            other => assert!(Instant::now() < deadline, "the new CA's client, without a restart: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     expect_refused(
         "the old CA's client, newly connected",
         tls_client(client_port, &old.ca, Some(&old.client)),
