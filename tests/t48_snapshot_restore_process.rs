@@ -107,6 +107,26 @@ fn restore(file: &Path, seat: &Seat, cluster: &str, extra: &[&str]) -> (Option<i
     (out.status.code(), text)
 }
 
+/// `etcdctl snapshot restore FILE` (etcd's own) for `seat` of `cluster`; must succeed.
+fn etcdctl_restore(bin: &Path, file: &Path, seat: &Seat, cluster: &str) {
+    let (success, text) = ctl(
+        bin,
+        None,
+        None,
+        &[
+            "snapshot",
+            "restore",
+            &file.display().to_string(),
+            &format!("--name={}", seat.name),
+            &format!("--data-dir={}", seat.data_dir.display()),
+            &format!("--initial-cluster={cluster}"),
+            "--initial-cluster-token=restored",
+            &format!("--initial-advertise-peer-urls=http://127.0.0.1:{}", seat.peer_port),
+        ],
+    );
+    assert!(success, "etcdctl snapshot restore: {text}");
+}
+
 fn spawn(seat: &Seat, cluster: &str) -> Proc {
     let flags = ["--initial-cluster-token", "restored"];
     Proc::spawn_member_of(
@@ -414,22 +434,7 @@ async fn a_data_dir_etcdctl_restored_is_taken_over() {
     std::fs::write(&file, ETCD_SNAPSHOT).expect("write");
     let (mine, cluster) = seats(&["m1"], "restore-etcdctl");
     let seat = &mine[0];
-    let (success, text) = ctl(
-        &bin,
-        None,
-        None,
-        &[
-            "snapshot",
-            "restore",
-            &file.display().to_string(),
-            "--name=m1",
-            &format!("--data-dir={}", seat.data_dir.display()),
-            &format!("--initial-cluster={cluster}"),
-            "--initial-cluster-token=restored",
-            &format!("--initial-advertise-peer-urls=http://127.0.0.1:{}", seat.peer_port),
-        ],
-    );
-    assert!(success, "etcdctl snapshot restore: {text}");
+    etcdctl_restore(&bin, &file, seat, &cluster);
     let (ours, ours_cluster) = seats(&["m1"], "restore-etcdctl-ours");
     let (status, text) = restore(&file, &ours[0], &ours_cluster, &[]);
     assert_eq!(status, Some(0), "restore: {text}");
@@ -471,22 +476,7 @@ async fn a_data_dir_etcdctl_restored_is_taken_over() {
 
     // Flags that do not name the member: refused before etcd's WAL is touched.
     let (typo, typo_cluster) = seats(&["m1"], "restore-etcdctl-typo");
-    let (success, text) = ctl(
-        &bin,
-        None,
-        None,
-        &[
-            "snapshot",
-            "restore",
-            &file.display().to_string(),
-            "--name=m1",
-            &format!("--data-dir={}", typo[0].data_dir.display()),
-            &format!("--initial-cluster={typo_cluster}"),
-            "--initial-cluster-token=restored",
-            &format!("--initial-advertise-peer-urls=http://127.0.0.1:{}", typo[0].peer_port),
-        ],
-    );
-    assert!(success, "etcdctl snapshot restore: {text}");
+    etcdctl_restore(&bin, &file, &typo[0], &typo_cluster);
     let wal_dir = typo[0].data_dir.join("member").join("wal");
     let etcd_wal = std::fs::read_dir(&wal_dir).expect("etcd's wal").count();
     let mut wrong = Proc::spawn_member_of(
