@@ -100,6 +100,27 @@ async fn three_member_cluster_fails_over_and_catches_up() {
         let s = status(m).await.expect("status");
         cluster_ids.push(s.header().expect("status header").cluster_id());
     }
+    // A member that answers a write has applied it, as etcd's members wait for their
+    // own apply: a serializable read right after, on the same member, sees it (also
+    // on followers, which forward the write to the leader).
+    for m in &members {
+        for i in 0..30 {
+            let key = format!("ryw/{}", m.proc.member);
+            let rev = put(m, &key, &format!("{i}"), deadline).await;
+            let (value, _, at) = get(m, &key, true).await;
+            assert_eq!(
+                value.as_deref(),
+                Some(format!("{i}").as_bytes()),
+                "serializable {key} on {}",
+                m.proc.member
+            );
+            assert!(
+                at >= rev,
+                "serializable read on {} at {at}, before its own write at {rev}",
+                m.proc.member
+            );
+        }
+    }
     assert!(cluster_ids[0] != 0, "cluster_id is set");
     assert!(cluster_ids.iter().all(|c| *c == cluster_ids[0]), "one cluster_id everywhere: {cluster_ids:x?}");
 

@@ -328,7 +328,14 @@ impl RaftNode {
             None => self.propose_local(req).await,
             Some((url, client)) => {
                 let data = network::encode(&req).map_err(Error::Internal)?;
-                self.leaders.call::<Result<Applied, Error>>(&url, client, data, LeaderCall::Propose).await?
+                let (applied, index) = self
+                    .leaders
+                    .call::<Result<(Applied, u64), Error>>(&url, client, data, LeaderCall::Propose)
+                    .await??;
+                // As etcd's member waits for its own apply: what this member serves
+                // next (a serializable read, a watch from a revision) sees the write.
+                self.wait_applied(index).await?;
+                Ok(applied)
             }
         }
     }
@@ -358,7 +365,12 @@ impl RaftNode {
 
     /// Propose on this member only (the peer service's Propose: never a second hop).
     pub async fn propose_local(&self, req: Request) -> Result<Applied, Error> {
-        self.raft.client_write(req).await.map(|resp| resp.data).map_err(write_error)
+        self.propose_local_indexed(req).await.map(|(applied, _)| applied)
+    }
+
+    /// [`RaftNode::propose_local`] with the log index the write was applied at.
+    pub async fn propose_local_indexed(&self, req: Request) -> Result<(Applied, u64), Error> {
+        self.raft.client_write(req).await.map(|resp| (resp.data, resp.log_id.index)).map_err(write_error)
     }
 
     /// ReadIndex on the leader: confirm leadership with a quorum, wait until applied

@@ -126,7 +126,7 @@ impl RaftPeer for PeerService {
 
     async fn propose(&self, request: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
         let req = decode(&self.open(request)?).map_err(bad)?;
-        let result: Result<Applied, Error> = self.node.propose_local(req).await;
+        let result: Result<(Applied, u64), Error> = self.node.propose_local_indexed(req).await;
         reply(&result)
     }
 
