@@ -23,13 +23,37 @@ use serde::Serialize;
 use tonic::transport::Channel;
 
 use super::state_machine::Snapshot;
-use super::types::{MemberInfo, TypeConfig, Vote};
+use super::types::{LogId, MemberInfo, TypeConfig, Vote};
 use crate::proto::metastorepeerpb::raft_peer_client::RaftPeerClient;
 use crate::proto::metastorepeerpb::{RaftMessage, SnapshotChunk};
 use crate::tls::PeerTls;
 
 /// Snapshot data travels in chunks of this many bytes.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// Entries one AppendEntries message carries, in encoded bytes: as many as fit, at
+/// least one whatever its size (etcd's `MaxSizePerMsg` is 1 MiB). The rest follow in
+/// the next message. The simulation cuts at 4 KiB, so that batches are cut (and
+/// the rest sent after a partial success) in every seed.
+#[cfg(not(madsim))]
+pub const APPEND_BATCH_BYTES: usize = 2 << 20;
+#[cfg(madsim)]
+pub const APPEND_BATCH_BYTES: usize = 4 << 10;
+
+/// The largest encoded raft entry a member proposes for `--max-request-bytes`: the
+/// request's own bound, twice over (bincode writes integers at full width where
+/// protobuf writes varints), plus room for a transaction's fixed-size fields.
+pub fn max_entry_bytes(max_request_bytes: usize) -> usize {
+    max_request_bytes.saturating_mul(2).saturating_add(256 << 10)
+}
+
+/// The largest message a member's peer port accepts: a full AppendEntries batch
+/// plus one entry of the largest size (the batch may end on it), plus the message's
+/// own fields. Every message a member sends fits: batches are cut at
+/// [`APPEND_BATCH_BYTES`], snapshots travel in [`SNAPSHOT_CHUNK_BYTES`] chunks, and
+/// a forwarded proposal is one entry.
+pub fn peer_message_limit(max_request_bytes: usize) -> usize {
+    APPEND_BATCH_BYTES.saturating_add(max_entry_bytes(max_request_bytes)).saturating_add(64 << 10)
+}
 /// How long to wait for a TCP/gRPC connection to a peer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -61,7 +85,14 @@ pub struct Peer {
 /// Connect to `url` with a timeout (over TLS for an `https://` URL).
 pub async fn connect(url: &str, tls: &PeerTls) -> Result<RaftPeerClient<Channel>, String> {
     match tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(url)).await {
-        Ok(Ok(channel)) => Ok(RaftPeerClient::new(channel)),
+        Ok(Ok(channel)) => {
+            let client = RaftPeerClient::new(channel);
+            // Answers are as large as what was asked: a forwarded Txn's ranges may
+            // return more than tonic's default 4 MiB, as a client port's may.
+            #[cfg(not(madsim))]
+            let client = client.max_decoding_message_size(usize::MAX);
+            Ok(client)
+        }
         Ok(Err(e)) => Err(format!("connect {url}: {e}")),
         Err(_) => Err(format!("connect {url}: timed out")),
     }
@@ -165,13 +196,20 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         // A heartbeat carries no entries: its answer times the round trip alone, as
         // etcd's prober does.
         let heartbeat = rpc.entries.is_empty();
+        let (rpc, cut) = cut_batch(rpc, APPEND_BATCH_BYTES);
         let sent = crate::metrics::Timer::start();
         let answer =
             self.call(&rpc, option.soft_ttl(), |mut c, m| async move { c.append_entries(m).await }).await;
         if heartbeat && answer.is_ok() {
             self.rtt.observe(sent.elapsed());
         }
-        answer
+        match (answer, cut) {
+            // Only a prefix went: openraft sends the rest next.
+            (Ok(AppendEntriesResponse::Success), Some(last)) => {
+                Ok(AppendEntriesResponse::PartialSuccess(Some(last)))
+            }
+            (answer, _) => answer,
+        }
     }
 
     async fn vote(
@@ -228,6 +266,38 @@ impl RaftNetworkV2<TypeConfig> for Peer {
     }
 }
 
+/// Keep the longest prefix of `rpc`'s entries that encodes within `budget` bytes (at
+/// least one entry). Returns the request to send and, if entries were cut, the log
+/// id of the last one kept. The commit index sent is capped at that entry: the
+/// follower may not learn of commits past what it holds from this message.
+pub fn cut_batch(
+    mut rpc: AppendEntriesRequest<TypeConfig>,
+    budget: usize,
+) -> (AppendEntriesRequest<TypeConfig>, Option<LogId>) {
+    if rpc.entries.len() < 2 {
+        return (rpc, None);
+    }
+    let mut total = 0u64;
+    let mut keep = 0;
+    for entry in &rpc.entries {
+        let size = bincode::serialized_size(entry).unwrap_or(u64::MAX);
+        if keep > 0 && total.saturating_add(size) > budget as u64 {
+            break;
+        }
+        total = total.saturating_add(size);
+        keep += 1;
+    }
+    if keep == rpc.entries.len() {
+        return (rpc, None);
+    }
+    rpc.entries.truncate(keep);
+    let last = rpc.entries[keep - 1].log_id;
+    if rpc.leader_commit.as_ref().is_some_and(|c| c.index > last.index) {
+        rpc.leader_commit = Some(last);
+    }
+    (rpc, Some(last))
+}
+
 /// Split a snapshot into chunks: the first carries vote and meta.
 fn snapshot_chunks(vote: &Vote, snapshot: &Snapshot, cluster_id: u64) -> Result<Vec<SnapshotChunk>, String> {
     let data = snapshot.snapshot.get_ref();
@@ -245,3 +315,7 @@ fn snapshot_chunks(vote: &Vote, snapshot: &Snapshot, cluster_id: u64) -> Result<
     }
     Ok(chunks)
 }
+
+#[cfg(test)]
+#[path = "network_test.rs"]
+mod network_test;

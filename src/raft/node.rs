@@ -46,6 +46,9 @@ pub struct RaftConfig {
     /// The WAL's directory: `<dir>/wal` unless `--wal-dir` moves it (etcd's
     /// `WALDir`, see [`crate::config::Config::wal_dir_path`]).
     pub wal_dir: std::path::PathBuf,
+    /// `--max-request-bytes`: sizes the largest raft entry and so the largest peer
+    /// message this member accepts (see [`network::peer_message_limit`]).
+    pub max_request_bytes: usize,
 }
 
 /// A point-in-time view of the raft state (for response headers and Status).
@@ -68,6 +71,8 @@ pub struct RaftNode {
     pub(super) cluster_id: u64,
     pub(super) strict_reconfig_check: bool,
     pub(super) election_timeout_ms: u64,
+    /// `--max-request-bytes`, see [`RaftConfig::max_request_bytes`].
+    pub(super) max_request_bytes: usize,
     pub(super) leaders: LeaderClients,
     /// Set by the network when a peer says we were removed.
     pub(super) removed: Arc<AtomicBool>,
@@ -235,6 +240,7 @@ impl RaftNode {
             cluster_id: cfg.cluster_id,
             strict_reconfig_check: cfg.strict_reconfig_check,
             election_timeout_ms: election,
+            max_request_bytes: cfg.max_request_bytes,
             leaders: LeaderClients {
                 cluster_id: cfg.cluster_id,
                 tls: cfg.peer_tls.clone(),
@@ -302,8 +308,20 @@ impl RaftNode {
         result
     }
 
+    /// The largest message this member's peer port accepts.
+    pub fn peer_message_limit(&self) -> usize {
+        network::peer_message_limit(self.max_request_bytes)
+    }
+
     /// [`RaftNode::propose_within`], uncounted.
     async fn propose_routed(&self, req: Request, wait: Duration) -> Result<Applied, Error> {
+        // An entry no peer would accept would stall replication for good: refuse it
+        // here (the client port's own limit on the request's protobuf size comes
+        // first; this only catches an encoding that grows past it).
+        let size = bincode::serialized_size(&req).map_err(|e| Error::Internal(e.to_string()))?;
+        if size > network::max_entry_bytes(self.max_request_bytes) as u64 {
+            return Err(Error::RequestTooLarge);
+        }
         // Find a leader to send to (nothing is sent while looking).
         let target = tokio::time::timeout(wait, async {
             loop {

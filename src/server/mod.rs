@@ -256,9 +256,13 @@ pub async fn serve_peer(
     shutdown: crate::shutdown::Shutdown,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     use crate::proto::metastorepeerpb::raft_peer_server::RaftPeerServer;
+    // Peers' messages are bounded (see `raft::network::peer_message_limit`); a
+    // larger one is refused (OutOfRange) before it is held whole.
+    #[cfg(not(madsim))]
+    let limit = node.peer_message_limit();
     let svc = RaftPeerServer::new(crate::raft::peer_service::PeerService { node });
     #[cfg(not(madsim))]
-    let svc = svc.max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX);
+    let svc = svc.max_decoding_message_size(limit).max_encoding_message_size(usize::MAX);
     let router = tonic::transport::Server::builder().add_service(svc);
     spawn_router!(router, addr, accept, shutdown, "peer")
 }
