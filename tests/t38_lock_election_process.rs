@@ -1,6 +1,7 @@
 //! Lock and Election on a real member (etcd-client crate): a second locker waits
 //! until the first unlocks; a second candidate waits until the leader resigns;
-//! Leader / Proclaim / Observe report the leader and its value; a stale leader key
+//! Leader / Proclaim / Observe report the leader and its value (Observe every
+//! proclamation, in order, however fast they come); a stale leader key
 //! cannot proclaim ("election: not leader").
 
 #![cfg(not(madsim))]
@@ -52,6 +53,17 @@ async fn lock_and_election_hand_over_in_order() {
     let next =
         tokio::time::timeout(WAIT, observe.message()).await.expect("observe").unwrap().expect("message");
     assert_eq!(next.kv().expect("kv").value(), b"a-2");
+    // Proclamations back to back: observe reports each one, in order (etcd's
+    // Observe follows the leader key's watch; none is skipped).
+    for i in 3..=50 {
+        let opts = ProclaimOptions::new().with_leader(leader_a.clone());
+        c.proclaim(format!("a-{i}"), Some(opts)).await.expect("proclaim");
+    }
+    for i in 3..=50 {
+        let next =
+            tokio::time::timeout(WAIT, observe.message()).await.expect("observe").unwrap().expect("message");
+        assert_eq!(String::from_utf8_lossy(next.kv().expect("kv").value()), format!("a-{i}"));
+    }
     c.resign(Some(ResignOptions::new().with_leader(leader_a.clone()))).await.expect("resign");
     let won = tokio::time::timeout(WAIT, candidate_b).await.expect("b in time").unwrap().expect("campaign b");
     assert_eq!(won.leader().expect("leader key").lease(), b);

@@ -23,19 +23,16 @@ use crate::apply::{Request as Write, Response as Applied};
 use crate::auth::{Access, AuthInfo};
 use crate::error::Error;
 use crate::mvcc::{
-    Compare, CompareResult, CompareTarget, KeyValue, PutRequest, RangeRequest, RequestOp, ResponseOp,
+    Compare, CompareResult, CompareTarget, Event, KeyValue, PutRequest, RangeRequest, RequestOp, ResponseOp,
     SortOrder, SortTarget, TxnRequest,
 };
 
-/// How often Election's Observe looks at the leader key.
-pub const POLL: Duration = Duration::from_millis(50);
-
-/// The longest a Lock or Campaign waiter sleeps between two looks at the keys ahead
+/// The longest a Lock, Campaign or Observe waiter sleeps between two looks at the keys ahead
 /// of it when its watch reports nothing (a safety net; changes wake it at once).
 pub const RECHECK: Duration = Duration::from_secs(1);
 
 /// A watch stream on this member's hub, closed when dropped.
-struct PrefixWatch<'a> {
+pub(super) struct PrefixWatch<'a> {
     ctx: &'a Ctx,
     prefix: Vec<u8>,
     stream: crate::watch::StreamId,
@@ -44,7 +41,7 @@ struct PrefixWatch<'a> {
 
 impl<'a> PrefixWatch<'a> {
     /// Watch every change under `prefix` from the next revision on.
-    fn open(ctx: &'a Ctx, prefix: &[u8]) -> PrefixWatch<'a> {
+    pub(super) fn open(ctx: &'a Ctx, prefix: &[u8]) -> PrefixWatch<'a> {
         let (stream, waker) = Self::watch(ctx, prefix);
         PrefixWatch { ctx, prefix: prefix.to_vec(), stream, waker }
     }
@@ -61,16 +58,18 @@ impl<'a> PrefixWatch<'a> {
         (stream, waker)
     }
 
-    /// Wait until the watch has something (or `RECHECK` passes), and drop it. A watch
-    /// the hub cancelled (it fell behind a compaction) is opened anew; the caller
-    /// looks at the state after this, so nothing is missed.
-    async fn changed(&mut self) {
+    /// Wait until the watch has something (or `RECHECK` passes), and return its
+    /// events (with their response's header revision), in order. A watch the hub
+    /// cancelled (it fell behind a compaction) is opened anew; the caller looks at
+    /// the state after this, so nothing is missed.
+    pub(super) async fn changed(&mut self) -> Vec<(i64, Event)> {
         let _ = tokio::time::timeout(RECHECK, self.waker.notified()).await;
         let out = self.ctx.node.state().watch_hub().take(self.stream, usize::MAX);
         if out.iter().any(|r| r.canceled) {
             self.ctx.node.state().close_watch_stream(self.stream);
             (self.stream, self.waker) = Self::watch(self.ctx, &self.prefix);
         }
+        out.into_iter().flat_map(|r| r.events.into_iter().map(move |e| (r.header_revision, e))).collect()
     }
 }
 

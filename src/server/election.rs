@@ -5,16 +5,15 @@
 //! them ("election: not leader", "election: no leader", with gRPC code Unknown).
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::concurrency::{acquire, check_read_prefix, oldest, txn, POLL};
+use super::concurrency::{acquire, check_read_prefix, oldest, txn, PrefixWatch};
 use super::lock::plain;
 use super::{convert, Ctx};
 use crate::mvcc::{
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest,
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, EventType, PutRequest, RequestOp, TxnRequest,
 };
 use crate::proto::v3electionpb as pb;
 use crate::proto::v3electionpb::election_server::Election;
@@ -156,9 +155,14 @@ impl ElectionService {
         let service = ElectionService { ctx: self.ctx.clone() };
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         crate::env::spawn(async move {
-            // Each leader (key and value as of its last proclamation) once, in order.
-            let mut last: Option<(Vec<u8>, i64)> = None;
+            let prefix = prefix_of(&name);
+            // Opened before the first look, so no change slips between the two.
+            let mut watch = PrefixWatch::open(&service.ctx, &prefix);
+            // The leader's key, create and mod revisions, as last sent.
+            let mut last: Option<(Vec<u8>, i64, i64)> = None;
             loop {
+                // Every change under the prefix wakes us; the watch's puts on the
+                // leader's key are its proclamations, each sent in order.
                 let current = match service.leader_response(&name) {
                     Ok(c) => c,
                     Err(e) => {
@@ -167,7 +171,7 @@ impl ElectionService {
                     }
                 };
                 if let Some(resp) = current {
-                    let kv = resp.kv.as_ref().map(|kv| (kv.key.clone(), kv.mod_revision));
+                    let kv = resp.kv.as_ref().map(|kv| (kv.key.clone(), kv.create_revision, kv.mod_revision));
                     if kv != last {
                         last = kv;
                         if tx.send(Ok(resp)).await.is_err() {
@@ -175,10 +179,29 @@ impl ElectionService {
                         }
                     }
                 }
-                if tx.is_closed() {
-                    return;
+                let events = tokio::select! {
+                    events = watch.changed() => events,
+                    () = tx.closed() => return,
+                };
+                for (revision, event) in events {
+                    let Some((key, created, sent)) = &last else { break };
+                    let kv = &event.kv;
+                    let proclaimed = event.kind == EventType::Put
+                        && kv.key == *key
+                        && kv.create_revision == *created
+                        && kv.mod_revision > *sent;
+                    if !proclaimed {
+                        continue;
+                    }
+                    last = Some((kv.key.clone(), kv.create_revision, kv.mod_revision));
+                    let resp = pb::LeaderResponse {
+                        header: service.ctx.header(revision),
+                        kv: Some(convert::key_value_to_pb(event.kv)),
+                    };
+                    if tx.send(Ok(resp)).await.is_err() {
+                        return;
+                    }
                 }
-                tokio::time::sleep(POLL.max(Duration::from_millis(50))).await;
             }
         });
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
