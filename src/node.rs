@@ -298,6 +298,11 @@ async fn check_peers_cluster(cfg: &Config, identity: &Identity, tls: &PeerTls) -
 fn metrics_sample(ctx: &Context) -> crate::metrics::NodeSample {
     let rs = ctx.node.status();
     let on_disk = ctx.node.disk_bytes();
+    let (watch_streams, watchers, slow_watchers) = {
+        let hub = ctx.node.state().watch_hub();
+        let slow = hub.unsynced_count() as u64;
+        (hub.stream_count() as u64, hub.synced_count() as u64 + slow, slow)
+    };
     let state = ctx.node.state().read();
     crate::metrics::NodeSample {
         member_id: ctx.member_id,
@@ -312,6 +317,9 @@ fn metrics_sample(ctx: &Context) -> crate::metrics::NodeSample {
         live_keys: state.live_keys(),
         current_revision: state.kv.current_revision(),
         compact_revision: state.kv.compact_revision(),
+        watch_streams,
+        watchers,
+        slow_watchers,
     }
 }
 

@@ -136,7 +136,12 @@ fn encode_node(enc: &mut DescriptorEncoder, n: &NodeSample) -> fmt::Result {
     let rev = "The store's revision (of its last write)";
     gauge(enc, "etcd_debugging_mvcc_current_revision", rev, n.current_revision)?;
     let compacted = "The revision the store was last compacted at";
-    gauge(enc, "etcd_debugging_mvcc_compact_revision", compacted, n.compact_revision)
+    gauge(enc, "etcd_debugging_mvcc_compact_revision", compacted, n.compact_revision)?;
+    gauge(enc, "etcd_debugging_mvcc_watch_stream_total", "Watch streams open", n.watch_streams)?;
+    gauge(enc, "etcd_debugging_mvcc_watcher_total", "Watchers on the open watch streams", n.watchers)?;
+    let slow =
+        "Watchers not on the live path: catching up from history or held back by a client that does not read";
+    gauge(enc, "etcd_debugging_mvcc_slow_watcher_total", slow, n.slow_watchers)
 }
 
 fn encode_server(enc: &mut DescriptorEncoder) -> fmt::Result {

@@ -91,6 +91,9 @@ fn sample_node() -> NodeSample {
         live_keys: 7,
         current_revision: 9,
         compact_revision: -1,
+        watch_streams: 2,
+        watchers: 5,
+        slow_watchers: 1,
     }
 }
 
@@ -115,6 +118,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("etcd_debugging_mvcc_keys_total", "gauge"),
     ("etcd_debugging_mvcc_current_revision", "gauge"),
     ("etcd_debugging_mvcc_compact_revision", "gauge"),
+    ("etcd_debugging_mvcc_watch_stream_total", "gauge"),
+    ("etcd_debugging_mvcc_watcher_total", "gauge"),
+    ("etcd_debugging_mvcc_slow_watcher_total", "gauge"),
     ("etcd_mvcc_range_total", "counter"),
     ("etcd_mvcc_put_total", "counter"),
     ("etcd_mvcc_delete_total", "counter"),

@@ -26,6 +26,7 @@
 //! | `etcd_mvcc_db_total_size_in_bytes`, `..._in_use_in_bytes` | gauge | the store's size as Status reports `dbSize` (both alike: no free pages) |
 //! | `etcd_debugging_mvcc_keys_total` | gauge | live keys (not deleted) |
 //! | `etcd_debugging_mvcc_current_revision`, `_compact_revision` | gauge | the store's revisions |
+//! | `etcd_debugging_mvcc_watch_stream_total`, `_watcher_total`, `_slow_watcher_total` | gauge | the watch hub: streams, watchers, watchers not on the live path |
 //! | `etcd_mvcc_{range,put,delete}_total` | counter | ops applied on this member (in txns too) and ranges served by it; see [`kv_applied`] |
 //! | `etcd_mvcc_txn_total` | counter | txns applied or served read-only (etcd counts any mvcc txn of two ops or more) |
 //! | `etcd_disk_wal_fsync_duration_seconds` | histogram | each fdatasync of a WAL batch |
@@ -104,6 +105,13 @@ pub struct NodeSample {
     pub live_keys: u64,
     pub current_revision: i64,
     pub compact_revision: i64,
+    /// Watch streams open on this member.
+    pub watch_streams: u64,
+    /// Watchers on them.
+    pub watchers: u64,
+    /// Watchers behind the live path (catching up from history, or parked because
+    /// their stream's client does not read).
+    pub slow_watchers: u64,
 }
 
 type Sampler = Arc<dyn Fn() -> NodeSample + Send + Sync>;

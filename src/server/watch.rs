@@ -33,6 +33,11 @@ pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 const SYNC_BATCH_EVENTS: usize = 1000;
 /// Responses a stream's writer may hold for a slow client.
 const SEND_BACKLOG: usize = 16;
+/// Encoded bytes of responses a stream may have queued before its reader stops
+/// taking requests from the client (until the writer drains them): a client that
+/// sends creates and never reads its answers holds a bounded amount of this
+/// member's memory, as etcd's recvLoop blocks on its full control channel.
+const READER_PAUSE_BYTES: usize = 64 << 10;
 
 pub struct WatchService {
     pub ctx: Ctx,
@@ -147,12 +152,19 @@ impl WatchService {
         let (id, waker) = shared.open_watch_stream();
         let done = Arc::new(AtomicBool::new(false));
         let (tx, rx) = tokio::sync::mpsc::channel(SEND_BACKLOG);
+        // The writer's signal that it drained the stream's queue (or ended).
+        let room = Arc::new(tokio::sync::Notify::new());
 
         let (reader_ctx, reader_done, reader_waker) = (self.ctx.clone(), done.clone(), waker.clone());
+        let (reader_shared, reader_room) = (shared.clone(), room.clone());
         crate::env::spawn(async move {
             // A client that closes its sending side keeps receiving, as from etcd;
             // a broken stream ends the watch.
-            while let Some(next) = requests.next().await {
+            loop {
+                while reader_shared.watch_hub().pending_bytes(id) > READER_PAUSE_BYTES {
+                    reader_room.notified().await;
+                }
+                let Some(next) = requests.next().await else { return };
                 match next {
                     Ok(req) => handle(&reader_ctx, &creds, id, req).await,
                     Err(_) => {
@@ -173,6 +185,7 @@ impl WatchService {
                     () = tx.closed() => break 'stream,
                 }
                 let responses = shared.watch_hub().take(id, max_bytes);
+                room.notify_one();
                 for r in responses {
                     if tx.send(Ok(response_to_pb(&ctx, r))).await.is_err() {
                         break 'stream;
@@ -182,6 +195,7 @@ impl WatchService {
                 shared.sync_watchers(SYNC_BATCH_EVENTS);
             }
             shared.close_watch_stream(id);
+            room.notify_one();
         });
         Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
