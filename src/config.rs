@@ -49,6 +49,11 @@ pub struct Config {
     /// `--max-concurrent-streams`: streams one client connection may have open (gRPC
     /// over HTTP/2; the JSON gateway of a listener shares that many calls, as etcd's).
     pub max_concurrent_streams: u32,
+    /// `--grpc-keepalive-interval` / `--grpc-keepalive-timeout`: a client connection
+    /// idle this long is pinged, and closed if the ping is not answered in time (a
+    /// dead or half-open client does not hold its connection for ever).
+    pub grpc_keepalive_interval_ms: u64,
+    pub grpc_keepalive_timeout_ms: u64,
     pub quota_backend_bytes: u64,
     pub heartbeat_interval_ms: u64,
     pub election_timeout_ms: u64,
@@ -412,6 +417,14 @@ fn build(
             0 => u32::MAX,
             n => n,
         },
+        grpc_keepalive_interval_ms: parse_duration_ms(
+            "grpc-keepalive-interval",
+            &get("grpc-keepalive-interval"),
+        )?,
+        grpc_keepalive_timeout_ms: parse_duration_ms(
+            "grpc-keepalive-timeout",
+            &get("grpc-keepalive-timeout"),
+        )?,
         quota_backend_bytes: if quota <= 0 { DEFAULT_QUOTA_BYTES } else { quota as u64 },
         heartbeat_interval_ms: parse_num("heartbeat-interval", &get("heartbeat-interval"))?,
         election_timeout_ms: parse_num("election-timeout", &get("election-timeout"))?,

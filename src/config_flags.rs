@@ -98,8 +98,8 @@ pub const FLAGS: &[Flag] = &[
     flag("max-txn-ops", Uint, "128", true),
     flag("max-request-bytes", Uint, "1572864", true),
     flag("grpc-keepalive-min-time", Duration, "5s", false),
-    flag("grpc-keepalive-interval", Duration, "2h", false),
-    flag("grpc-keepalive-timeout", Duration, "20s", false),
+    flag("grpc-keepalive-interval", Duration, "2h", true),
+    flag("grpc-keepalive-timeout", Duration, "20s", true),
     flag("max-concurrent-streams", Uint32, "4294967295", true),
     // Clustering.
     flag("initial-advertise-peer-urls", Urls, "http://localhost:2380", true),

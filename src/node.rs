@@ -450,6 +450,10 @@ impl Node {
             member_id: identity.member_id,
             max_request_bytes: cfg.max_request_bytes,
             max_concurrent_streams: cfg.max_concurrent_streams,
+            keepalive: (
+                Duration::from_millis(cfg.grpc_keepalive_interval_ms),
+                Duration::from_millis(cfg.grpc_keepalive_timeout_ms),
+            ),
             quota_backend_bytes: cfg.quota_backend_bytes,
             request_timeout: Duration::from_millis(5000 + 2 * cfg.election_timeout_ms),
             min_lease_ttl_s: crate::lease::min_lease_ttl_s(

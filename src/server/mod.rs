@@ -53,6 +53,9 @@ pub struct Context {
     pub max_request_bytes: usize,
     /// `--max-concurrent-streams` (see `http::router`).
     pub max_concurrent_streams: u32,
+    /// `--grpc-keepalive-interval` and `--grpc-keepalive-timeout`: HTTP/2 pings on
+    /// an idle client connection, closed when one goes unanswered (0: none).
+    pub keepalive: (Duration, Duration),
     pub quota_backend_bytes: u64,
     /// How long a proposal may wait before "etcdserver: request timed out".
     pub request_timeout: Duration,
@@ -215,6 +218,8 @@ pub async fn serve(
         tonic::transport::Server::builder()
             .accept_http1(true)
             .max_concurrent_streams(Some(ctx.max_concurrent_streams))
+            .http2_keepalive_interval((!ctx.keepalive.0.is_zero()).then_some(ctx.keepalive.0))
+            .http2_keepalive_timeout((!ctx.keepalive.1.is_zero()).then_some(ctx.keepalive.1))
             .layer(crate::metrics::GrpcLayer)
             .add_routes(tonic::service::Routes::from(app))
     };
