@@ -604,6 +604,19 @@ pub fn parse_initial_cluster(s: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// Resolve a listen URL (http or https) to a socket address (loopback names resolve
+/// to 127.0.0.1).
+pub fn listen_addr(url: &str) -> Result<std::net::SocketAddr, String> {
+    let (host, port, _tls) = url_host_port(url)?;
+    let ip = match host.as_str() {
+        "localhost" | "" => std::net::Ipv4Addr::LOCALHOST.into(),
+        h => h
+            .parse()
+            .map_err(|_| format!("cannot listen on {url}: host must be an IP address or localhost"))?,
+    };
+    Ok(std::net::SocketAddr::new(ip, port))
+}
+
 /// `http://host:port` → `host:port` for binding. Returns an error naming the URL for
 /// anything we cannot listen on.
 pub fn url_host_port(url: &str) -> Result<(String, u16, bool), String> {

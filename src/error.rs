@@ -202,3 +202,8 @@ impl From<crate::lease::LeaseError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The gRPC status a client sees for `e`: etcd's code and message.
+pub fn status(e: Error) -> tonic::Status {
+    tonic::Status::new(tonic::Code::from_i32(e.code() as i32), e.message())
+}

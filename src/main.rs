@@ -146,7 +146,7 @@ mod etcdmain {
         if cfg.logger == "zap" {
             // What etcd 3.4's zap logger says instead, per listener.
             for url in &cfg.listen_client_urls {
-                let Ok(address) = metastore::node::listen_addr(url) else { continue };
+                let Ok(address) = metastore::config::listen_addr(url) else { continue };
                 if url.starts_with("https://") {
                     tracing::info!(%address, "serving client traffic securely");
                 } else {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::apply::{ApplyLimits, MemberAttrs, Request};
-use crate::config::{url_host_port, Config};
+use crate::config::Config;
 use crate::env::{Clock, Disk};
 use crate::ids;
 use crate::raft::{ClusterInfo, MemberInfo, RaftConfig, RaftNode};
@@ -165,19 +165,6 @@ fn check_wal_location(disk: &dyn Disk, cfg: &Config, member_dir: &Path) -> Resul
         ));
     }
     Ok(())
-}
-
-/// Resolve a listen URL (http or https) to a socket address (loopback names resolve
-/// to 127.0.0.1).
-pub fn listen_addr(url: &str) -> Result<SocketAddr, String> {
-    let (host, port, _tls) = url_host_port(url)?;
-    let ip = match host.as_str() {
-        "localhost" | "" => std::net::Ipv4Addr::LOCALHOST.into(),
-        h => h
-            .parse()
-            .map_err(|_| format!("cannot listen on {url}: host must be an IP address or localhost"))?,
-    };
-    Ok(SocketAddr::new(ip, port))
 }
 
 /// Publish this member's name and client URLs through raft (what MemberList shows),

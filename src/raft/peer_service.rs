@@ -51,7 +51,7 @@ impl PeerService {
                 remote = %format!("{cluster_id:x}"),
                 "request cluster ID mismatch"
             );
-            return Err(crate::server::status(Error::ClusterIdMismatch));
+            return Err(crate::error::status(Error::ClusterIdMismatch));
         }
         Ok(())
     }

@@ -71,13 +71,7 @@ impl Credentials {
     }
 }
 
-/// What a connection knows about its client (the transport puts it in every
-/// request's extensions): the common name of a verified client certificate.
-#[derive(Clone, Debug, Default)]
-pub struct ClientCert {
-    pub common_name: Option<String>,
-    pub remote_addr: Option<std::net::SocketAddr>,
-}
+pub use crate::tls::ClientCert;
 
 impl Context {
     /// Who made `request` (see [`Credentials`]).

@@ -104,9 +104,7 @@ impl Context {
 }
 
 /// Core error → gRPC status with etcd's code and message.
-pub fn status(e: Error) -> tonic::Status {
-    tonic::Status::new(tonic::Code::from_i32(e.code() as i32), e.message())
-}
+pub use crate::error::status;
 
 /// Run a proposal with the request timeout.
 pub async fn propose(

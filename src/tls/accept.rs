@@ -187,21 +187,20 @@ impl AsyncWrite for Conn {
 /// Every request of a connection carries this (tonic puts it in the request's
 /// extensions): the common name of the client certificate the handshake verified.
 impl Connected for Conn {
-    type ConnectInfo = crate::server::auth::ClientCert;
+    type ConnectInfo = super::ClientCert;
 
     fn connect_info(&self) -> Self::ConnectInfo {
         match self {
-            Conn::Plain(s) => crate::server::auth::ClientCert {
-                common_name: None,
-                remote_addr: s.connect_info().remote_addr(),
-            },
+            Conn::Plain(s) => {
+                super::ClientCert { common_name: None, remote_addr: s.connect_info().remote_addr() }
+            }
             Conn::Tls(s) => {
                 let (tcp, session) = s.get_ref();
                 let common_name = session
                     .peer_certificates()
                     .and_then(|chain| chain.first())
                     .and_then(|leaf| super::cert_cn::common_name(leaf));
-                crate::server::auth::ClientCert { common_name, remote_addr: tcp.connect_info().remote_addr() }
+                super::ClientCert { common_name, remote_addr: tcp.connect_info().remote_addr() }
             }
         }
     }

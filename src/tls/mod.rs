@@ -226,7 +226,7 @@ pub fn listeners(
 ) -> Result<Vec<(SocketAddr, Accept)>, String> {
     let mut plan: Vec<(SocketAddr, bool, bool)> = Vec::new();
     for url in urls {
-        let addr = crate::node::listen_addr(url)?;
+        let addr = crate::config::listen_addr(url)?;
         let secure = crate::config::url_host_port(url)?.2;
         if secure && tls.is_none() {
             return Err(format!(
@@ -257,3 +257,12 @@ pub fn listeners(
 #[cfg(all(test, not(madsim)))]
 #[path = "tls_test.rs"]
 mod tls_test;
+
+/// What a connection knows about its client (the transport puts it in every
+/// request's extensions, the services read it): the common name of a verified
+/// client certificate.
+#[derive(Clone, Debug, Default)]
+pub struct ClientCert {
+    pub common_name: Option<String>,
+    pub remote_addr: Option<std::net::SocketAddr>,
+}
