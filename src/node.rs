@@ -370,6 +370,7 @@ impl Node {
             peer_tls: tls.peer_client.clone(),
             wal_dir: cfg.wal_dir_path(),
             max_request_bytes: cfg.max_request_bytes,
+            quota_backend_bytes: cfg.quota_backend_bytes,
         };
         let node = RaftNode::start(disk.clone(), &member_dir, raft_cfg).await?;
         on_raft(&node);

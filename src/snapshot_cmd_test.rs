@@ -140,6 +140,7 @@ async fn raft_starts_on_a_restored_data_dir_and_the_revision_continues() {
         peer_tls: Default::default(),
         wal_dir: PathBuf::from("/out/member/wal"),
         max_request_bytes: 1536 * 1024,
+        quota_backend_bytes: 2 << 30,
     };
     let node = crate::raft::RaftNode::start(disk.clone(), &PathBuf::from("/out/member"), cfg).await.unwrap();
     assert_eq!(node.wait_for_leader(Duration::from_secs(10)).await.unwrap(), member_id);

@@ -6,7 +6,8 @@
 //! 2. a Txn through a follower whose answer is larger than gRPC's default 4 MiB
 //!    (the leader's answer travels back over the peer port) succeeds;
 //! 3. a raw peer message past the bound is refused (OutOfRange, before it is read whole), a garbage
-//!    one under it with InvalidArgument, and the cluster goes on serving.
+//!    one under it with InvalidArgument, and the cluster goes on serving;
+//! 4. a snapshot stream that never ends is refused past twice the quota plus 64 MiB.
 
 #![cfg(not(madsim))]
 #![allow(clippy::disallowed_methods)]
@@ -104,4 +105,37 @@ async fn peer_messages_stay_under_the_bound_and_past_it_are_refused() {
     for m in &mut members {
         assert!(m.proc.terminate().is_some(), "{} exits on SIGTERM", m.proc.member);
     }
+}
+
+/// A snapshot stream from a "peer" that never ends is refused once it passes twice
+/// the member's quota plus 64 MiB, before it is held whole; the member goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_snapshot_stream_is_refused() {
+    use metastore::proto::metastorepeerpb::SnapshotChunk;
+    use metastore::raft::types::{LogId, SnapshotMeta, Vote};
+
+    let quota = MIB as u64;
+    let (mut members, _) = start_cluster(&["s1"], &["--quota-backend-bytes", &quota.to_string()]).await;
+    let (_, cluster_id, _) = get(&members[0], "any", true).await;
+    let peer = format!("http://127.0.0.1:{}", members[0].proc.peer_port);
+    let mut raw = RaftPeerClient::connect(peer).await.expect("connect to the peer port");
+    let vote = metastore::raft::network::encode(&Vote::new_committed(99, 12345)).unwrap();
+    let meta = SnapshotMeta { last_log_id: Some(LogId::new_term_index(99, 1_000_000)), ..Default::default() };
+    let meta = metastore::raft::network::encode(&meta).unwrap();
+    let limit = metastore::raft::network::max_snapshot_bytes(quota);
+    let chunks = (limit as usize / MIB) + 8;
+    let stream = tokio_stream::iter((0..chunks).map(move |i| SnapshotChunk {
+        vote: if i == 0 { vote.clone() } else { Vec::new() },
+        meta: if i == 0 { meta.clone() } else { Vec::new() },
+        data: vec![0x5a; MIB],
+        done: false,
+        cluster_id,
+    }));
+    let status = raw.install_snapshot(stream).await.expect_err("an endless snapshot is refused");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("quota-backend-bytes"), "{status:?}");
+    put(&members[0], "after", "ok", Instant::now() + FAILOVER).await;
+    let (v, _, _) = get(&members[0], "after", false).await;
+    assert_eq!(v.as_deref(), Some(&b"ok"[..]), "the member still serves, its state its own");
+    assert_eq!(members[0].proc.terminate(), Some(0));
 }

@@ -54,6 +54,14 @@ pub fn max_entry_bytes(max_request_bytes: usize) -> usize {
 pub fn peer_message_limit(max_request_bytes: usize) -> usize {
     APPEND_BATCH_BYTES.saturating_add(max_entry_bytes(max_request_bytes)).saturating_add(64 << 10)
 }
+/// The largest snapshot a member takes from a peer: a store within the quota
+/// encodes to about its size, twice over for what a write past the alarm adds, plus
+/// room for leases, auth and members. A stream that passes it is refused (held
+/// whole in memory until installed, it must not grow without end).
+pub fn max_snapshot_bytes(quota_backend_bytes: u64) -> u64 {
+    quota_backend_bytes.saturating_mul(2).saturating_add(64 << 20)
+}
+
 /// How long to wait for a TCP/gRPC connection to a peer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -244,7 +252,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
         let chunks =
-            snapshot_chunks(&vote, &snapshot, self.cluster_id).map_err(|e| unreachable(self.target, e))?;
+            snapshot_chunks(&vote, snapshot, self.cluster_id).map_err(|e| unreachable(self.target, e))?;
         let mut client = self.client().await?;
         let ttl = option.hard_ttl().max(Duration::from_secs(10));
         let send = async move { client.install_snapshot(tokio_stream::iter(chunks)).await };
@@ -298,22 +306,25 @@ pub fn cut_batch(
     (rpc, Some(last))
 }
 
-/// Split a snapshot into chunks: the first carries vote and meta.
-fn snapshot_chunks(vote: &Vote, snapshot: &Snapshot, cluster_id: u64) -> Result<Vec<SnapshotChunk>, String> {
-    let data = snapshot.snapshot.get_ref();
-    let mut chunks: Vec<SnapshotChunk> = data
-        .chunks(SNAPSHOT_CHUNK_BYTES)
-        .map(|c| SnapshotChunk { data: c.to_vec(), cluster_id, ..Default::default() })
-        .collect();
-    if chunks.is_empty() {
-        chunks.push(SnapshotChunk { cluster_id, ..Default::default() });
-    }
-    chunks[0].vote = encode(vote)?;
-    chunks[0].meta = encode(&snapshot.meta)?;
-    if let Some(last) = chunks.last_mut() {
-        last.done = true;
-    }
-    Ok(chunks)
+/// A snapshot as the chunks of its stream, made one at a time as the stream is
+/// read (the snapshot's bytes are held once, not copied whole into chunks first).
+/// The first chunk carries vote and meta, the last says done; an empty snapshot is
+/// one chunk.
+pub fn snapshot_chunks(
+    vote: &Vote,
+    snapshot: Snapshot,
+    cluster_id: u64,
+) -> Result<impl Iterator<Item = SnapshotChunk> + Send + 'static, String> {
+    let (vote, meta) = (encode(vote)?, encode(&snapshot.meta)?);
+    let data = snapshot.snapshot.into_inner();
+    let count = data.len().div_ceil(SNAPSHOT_CHUNK_BYTES).max(1);
+    let mut head = Some((vote, meta));
+    Ok((0..count).map(move |i| {
+        let from = (i * SNAPSHOT_CHUNK_BYTES).min(data.len());
+        let to = (from + SNAPSHOT_CHUNK_BYTES).min(data.len());
+        let (vote, meta) = head.take().unwrap_or_default();
+        SnapshotChunk { vote, meta, data: data[from..to].to_vec(), done: i + 1 == count, cluster_id }
+    }))
 }
 
 #[cfg(test)]

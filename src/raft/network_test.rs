@@ -67,3 +67,33 @@ fn one_entry_larger_than_the_budget_still_goes_alone() {
     let (rpc, cut) = cut_batch(request(&[50_000], 11), 1000);
     assert_eq!((rpc.entries.len(), cut), (1, None), "a lone entry is never cut");
 }
+
+fn snapshot(bytes: usize) -> crate::raft::state_machine::Snapshot {
+    use crate::raft::types::{SnapshotMeta, StoredMembership};
+    let meta = SnapshotMeta {
+        last_log_id: Some(LogId::new_term_index(2, 40)),
+        last_membership: StoredMembership::default(),
+    };
+    let data: Vec<u8> = (0..bytes).map(|i| (i % 251) as u8).collect();
+    crate::raft::state_machine::Snapshot { meta, snapshot: std::io::Cursor::new(data) }
+}
+
+#[test]
+fn snapshot_chunks_carry_every_byte_once_in_order() {
+    use super::{decode, snapshot_chunks, SNAPSHOT_CHUNK_BYTES};
+    for bytes in [0, 1, SNAPSHOT_CHUNK_BYTES - 1, SNAPSHOT_CHUNK_BYTES, 2 * SNAPSHOT_CHUNK_BYTES + 7] {
+        let snap = snapshot(bytes);
+        let expect = snap.snapshot.get_ref().clone();
+        let vote = Vote::new_committed(2, 1);
+        let chunks: Vec<_> = snapshot_chunks(&vote, snap, 9).unwrap().collect();
+        assert_eq!(chunks.len(), bytes.div_ceil(SNAPSHOT_CHUNK_BYTES).max(1), "{bytes} bytes");
+        assert_eq!(decode::<Vote>(&chunks[0].vote).unwrap(), vote);
+        assert!(chunks[1..].iter().all(|c| c.vote.is_empty() && c.meta.is_empty()));
+        assert!(chunks.iter().all(|c| c.cluster_id == 9 && c.data.len() <= SNAPSHOT_CHUNK_BYTES));
+        let done: Vec<bool> = chunks.iter().map(|c| c.done).collect();
+        assert_eq!(done.iter().filter(|d| **d).count(), 1);
+        assert_eq!(done.last(), Some(&true));
+        let joined: Vec<u8> = chunks.into_iter().flat_map(|c| c.data).collect();
+        assert_eq!(joined, expect);
+    }
+}

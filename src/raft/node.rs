@@ -49,6 +49,9 @@ pub struct RaftConfig {
     /// `--max-request-bytes`: sizes the largest raft entry and so the largest peer
     /// message this member accepts (see [`network::peer_message_limit`]).
     pub max_request_bytes: usize,
+    /// `--quota-backend-bytes`: sizes the largest snapshot a peer may send (see
+    /// [`network::max_snapshot_bytes`]).
+    pub quota_backend_bytes: u64,
 }
 
 /// A point-in-time view of the raft state (for response headers and Status).
@@ -73,6 +76,8 @@ pub struct RaftNode {
     pub(super) election_timeout_ms: u64,
     /// `--max-request-bytes`, see [`RaftConfig::max_request_bytes`].
     pub(super) max_request_bytes: usize,
+    /// The largest snapshot a peer may send this member, in bytes.
+    pub(super) max_snapshot_bytes: u64,
     pub(super) leaders: LeaderClients,
     /// Set by the network when a peer says we were removed.
     pub(super) removed: Arc<AtomicBool>,
@@ -241,6 +246,7 @@ impl RaftNode {
             strict_reconfig_check: cfg.strict_reconfig_check,
             election_timeout_ms: election,
             max_request_bytes: cfg.max_request_bytes,
+            max_snapshot_bytes: network::max_snapshot_bytes(cfg.quota_backend_bytes),
             leaders: LeaderClients {
                 cluster_id: cfg.cluster_id,
                 tls: cfg.peer_tls.clone(),
@@ -306,6 +312,11 @@ impl RaftNode {
         let result = self.propose_routed(req, wait).await;
         proposal.finish(result.is_ok());
         result
+    }
+
+    /// The largest snapshot a peer may stream to this member.
+    pub fn max_snapshot_bytes(&self) -> u64 {
+        self.max_snapshot_bytes
     }
 
     /// The largest message this member's peer port accepts.

@@ -105,6 +105,14 @@ impl RaftPeer for PeerService {
                 vote = Some(decode(&chunk.vote).map_err(bad)?);
                 meta = Some(decode(&chunk.meta).map_err(bad)?);
             }
+            if (data.len() + chunk.data.len()) as u64 > self.node.max_snapshot_bytes() {
+                let why = format!(
+                    "snapshot larger than {} bytes (twice this member's --quota-backend-bytes, plus 64 MiB)",
+                    self.node.max_snapshot_bytes()
+                );
+                tracing::warn!(reason = %why, "refused a snapshot from a peer");
+                return Err(Status::resource_exhausted(why));
+            }
             data.extend_from_slice(&chunk.data);
             if chunk.done {
                 done = true;
