@@ -199,6 +199,17 @@ pub async fn serve(
         ),
         oversize::EtcdOversize(cluster.max_decoding_message_size(max_msg)),
     );
+    // etcd's receive limit is the whole server's: every service has it.
+    #[cfg(not(madsim))]
+    let (lease, watcher, lock, election, auth) = (
+        oversize::EtcdOversize(lease.max_decoding_message_size(max_msg)),
+        oversize::EtcdOversize(
+            watcher.max_decoding_message_size(max_msg).max_encoding_message_size(usize::MAX),
+        ),
+        oversize::EtcdOversize(lock.max_decoding_message_size(max_msg)),
+        oversize::EtcdOversize(election.max_decoding_message_size(max_msg)),
+        oversize::EtcdOversize(auth.max_decoding_message_size(max_msg)),
+    );
     // Real build: gRPC and HTTP (the JSON gateway, health, metrics; see `http`) on one
     // port, HTTP/1.1 and HTTP/2 alike.
     #[cfg(not(madsim))]
