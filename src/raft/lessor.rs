@@ -16,8 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::network;
-use super::node::{LeaderCall, RaftNode, LEADER_WAIT};
+use super::node::{LeaderCall, RaftNode, Retry, LEADER_WAIT};
 use crate::apply::{Applied, Request, Response};
 use crate::env::Clock;
 use crate::error::Error;
@@ -92,16 +91,8 @@ pub enum LeaseCall {
 impl RaftNode {
     /// KeepAlive (Renew) or remaining TTL on the leader, from any member.
     pub async fn lease_call(&self, call: LeaseCall) -> Result<i64, Error> {
-        let leader = match self.leader() {
-            Some(l) => l,
-            None => self.wait_for_leader(LEADER_WAIT).await?,
-        };
-        if leader == self.member_id {
-            return self.lease_call_local(call).await;
-        }
-        let info = self.member_info(leader).ok_or(Error::NoLeader)?;
-        let data = network::encode(&call).map_err(Error::Internal)?;
-        self.leaders.ask::<Result<i64, Error>>(&info, data, LeaderCall::Lease).await?
+        let local = |call| self.lease_call_local(call);
+        self.on_leader(LeaderCall::Lease, call, LEADER_WAIT, Retry::Always, local).await
     }
 
     /// The leader's part of [`RaftNode::lease_call`]. A leader not yet promoted (it

@@ -181,6 +181,17 @@ impl LeaderClients {
     }
 }
 
+/// Whether [`RaftNode::on_leader`] tries a call again after the leader it was
+/// sent to stepped down or could not be reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Retry {
+    /// A write: never sent twice (only the search for a leader, before anything is
+    /// sent, goes on); the failure is the client's answer, as etcd's "leader changed".
+    UntilSent,
+    /// A read or a lease renewal: nothing a second try could do twice.
+    Always,
+}
+
 /// The follower→leader calls (and the corruption checks' member→member one).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum LeaderCall {
@@ -333,53 +344,89 @@ impl RaftNode {
         if size > network::max_entry_bytes(self.max_request_bytes) as u64 {
             return Err(Error::RequestTooLarge);
         }
-        // Find a leader to send to (nothing is sent while looking).
-        let target = tokio::time::timeout(wait, async {
-            loop {
-                if let Some(leader) = self.leader() {
-                    if leader == self.member_id {
-                        return Ok(None);
-                    }
-                    if let Some(info) = self.member_info(leader) {
-                        match self.leaders.connect(&info).await {
-                            Ok((url, client)) => return Ok(Some((url.to_string(), client))),
-                            Err(Error::NoLeader) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
+        let local = |req| self.propose_local_indexed(req);
+        let (applied, index) =
+            self.on_leader(LeaderCall::Propose, req, wait, Retry::UntilSent, local).await?;
+        // As etcd's member waits for its own apply: what this member serves next (a
+        // serializable read, a watch from a revision) sees the write.
+        self.wait_applied(index).await?;
+        Ok(applied)
+    }
+
+    /// Run a call on the leader: `local(msg)` when this member leads, else `call`
+    /// with `msg` sent to the leader's peer service (encoded only then). The one path every follower→leader
+    /// call takes (writes, read indexes, member changes, lease calls), with one
+    /// policy: up to `wait` to find a leader to send to (while none leads, or the one
+    /// believed to lead cannot be reached: nothing is sent while looking), then one
+    /// send; `retry` says whether a try that failed because the leader stepped down
+    /// or went away is made again (each again with up to `wait`). The caller's
+    /// request timeout bounds it all.
+    pub(super) async fn on_leader<M, T, F, Fut>(
+        &self,
+        call: LeaderCall,
+        msg: M,
+        wait: Duration,
+        retry: Retry,
+        local: F,
+    ) -> Result<T, Error>
+    where
+        M: serde::Serialize + Clone,
+        T: serde::de::DeserializeOwned,
+        F: Fn(M) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        loop {
+            let target =
+                tokio::time::timeout(wait, self.find_leader()).await.map_err(|_| Error::NoLeader)??;
+            let result = match target {
+                // Tried once: the message moves (a write is not copied).
+                None if retry == Retry::UntilSent => return local(msg).await,
+                None => local(msg.clone()).await,
+                Some((url, client)) => {
+                    let data = network::encode(&msg).map_err(Error::Internal)?;
+                    self.leaders.call::<Result<T, Error>>(&url, client, data, call).await.and_then(|r| r)
                 }
-                self.pause_for_election().await;
-            }
-        })
-        .await
-        .map_err(|_| Error::NoLeader)??;
-        match target {
-            None => self.propose_local(req).await,
-            Some((url, client)) => {
-                let data = network::encode(&req).map_err(Error::Internal)?;
-                let (applied, index) = self
-                    .leaders
-                    .call::<Result<(Applied, u64), Error>>(&url, client, data, LeaderCall::Propose)
-                    .await??;
-                // As etcd's member waits for its own apply: what this member serves
-                // next (a serializable read, a watch from a revision) sees the write.
-                self.wait_applied(index).await?;
-                Ok(applied)
+            };
+            match result {
+                Err(Error::NoLeader | Error::LeaderChanged) if retry == Retry::Always => {
+                    self.pause_for_election().await
+                }
+                other => return other,
             }
         }
     }
 
-    /// [`RaftNode::read_index`], tried again while no member leads or the leader
-    /// cannot be reached or stepped down (a read has no effects), as etcd holds a
+    /// The leader to send to: None when this member leads, else a channel to the
+    /// leader's peer service. Waits (without end: the caller bounds it) while no
+    /// member leads or the leader cannot be reached.
+    async fn find_leader(&self) -> Result<Option<(String, PeerClient)>, Error> {
+        loop {
+            if let Some(leader) = self.leader() {
+                if leader == self.member_id {
+                    return Ok(None);
+                }
+                if let Some(info) = self.member_info(leader) {
+                    match self.leaders.connect(&info).await {
+                        Ok((url, client)) => return Ok(Some((url.to_string(), client))),
+                        Err(Error::NoLeader) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            self.pause_for_election().await;
+        }
+    }
+
+    /// Linearizable read barrier on any member: the leader's read index (ReadIndex
+    /// on the leader, asked of it from a follower), then wait until this member has
+    /// applied past it. Tried again while no member leads, the leader cannot be
+    /// reached or it stepped down (a read has no effects), as etcd holds a
     /// linearizable read until a leader answers. Unbounded: the caller's request
     /// timeout ends it.
     pub async fn read_index_waiting(&self) -> Result<(), Error> {
-        loop {
-            match self.read_index().await {
-                Err(Error::NoLeader | Error::LeaderChanged) => self.pause_for_election().await,
-                other => return other,
-            }
-        }
+        let local = |()| self.leader_read_index();
+        let index = self.on_leader(LeaderCall::ReadIndex, (), LEADER_WAIT, Retry::Always, local).await?;
+        self.wait_applied(index).await
     }
 
     /// A short wait before trying a leader again (a tenth of an election timeout).
@@ -409,32 +456,6 @@ impl RaftNode {
             Ok(read) => Ok(read.index()),
             Err(RaftError::Fatal(_)) => Err(Error::Stopped),
             Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(_))) => Err(Error::LeaderChanged),
-            Err(RaftError::APIError(e)) => {
-                tracing::debug!(error = %e, "read index failed");
-                Err(Error::NoLeader)
-            }
-        }
-    }
-
-    /// Linearizable read barrier on any member: on the leader, ReadIndex; on a
-    /// follower, ask the leader for its read index and wait until applied past it.
-    pub async fn read_index(&self) -> Result<(), Error> {
-        match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-            Ok(_) => Ok(()),
-            Err(RaftError::Fatal(_)) => Err(Error::Stopped),
-            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
-                let (Some(id), Some(leader)) = (f.leader_id, f.leader_node) else {
-                    return Err(Error::NoLeader);
-                };
-                if id == self.member_id {
-                    return Err(Error::LeaderChanged);
-                }
-                let index = self
-                    .leaders
-                    .ask::<Result<u64, Error>>(&leader, Vec::new(), LeaderCall::ReadIndex)
-                    .await??;
-                self.wait_applied(index).await
-            }
             Err(RaftError::APIError(e)) => {
                 tracing::debug!(error = %e, "read index failed");
                 Err(Error::NoLeader)

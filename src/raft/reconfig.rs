@@ -12,8 +12,7 @@ use openraft::ChangeMembers;
 use openraft_rt::{Instant as _, WatchReceiver};
 
 use super::membership::{self, ChangeOutcome, ClusterInfo, MemberChange, MemberRecord, Plan, View};
-use super::network;
-use super::node::{LeaderCall, RaftNode, LEADER_WAIT};
+use super::node::{LeaderCall, RaftNode, Retry, LEADER_WAIT};
 use crate::error::Error;
 
 /// A voter counts as connected if the leader heard from it within this (etcd's
@@ -59,16 +58,8 @@ impl RaftNode {
 
     /// Run a member change on the leader (forwarded there if this member does not lead).
     pub async fn change_members(&self, change: MemberChange) -> Result<ChangeOutcome, Error> {
-        let leader = match self.leader() {
-            Some(l) => l,
-            None => self.wait_for_leader(LEADER_WAIT).await?,
-        };
-        if leader == self.member_id {
-            return self.change_members_local(change).await;
-        }
-        let info = self.member_info(leader).ok_or(Error::NoLeader)?;
-        let data = network::encode(&change).map_err(Error::Internal)?;
-        self.leaders.ask::<Result<ChangeOutcome, Error>>(&info, data, LeaderCall::ChangeMembers).await?
+        let local = |change| self.change_members_local(change);
+        self.on_leader(LeaderCall::ChangeMembers, change, LEADER_WAIT, Retry::UntilSent, local).await
     }
 
     /// The leader's part of a member change: check, then change membership and wait
